@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CryptoSatXConfig(AppConfig):
+    name = "cryptosatx"
+    verbose_name = "CryptoSatX"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the configuration checks)

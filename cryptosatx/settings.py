@@ -1,0 +1,246 @@
+"""CryptoSatX settings: every key comes from the environment (or `.env`) via django-environ.
+
+Defaults are the embedded offline set-up: SQLite, the django-q2 ORM broker, local-memory cache
+and the market simulator on 127.0.0.1:8765. `cryptosatx.checks` validates the values at start-up
+so that bad configuration fails with a message naming the key.
+"""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# `.env` is optional; real environment variables win over it.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+
+
+def _typed(kind: str, key: str, default):
+    """env.int/float/bool that fail with ImproperlyConfigured naming the key, not a bare ValueError."""
+    try:
+        return getattr(env, kind)(key, default=default)
+    except (ValueError, TypeError) as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{key}={env.str(key)!r} is not a valid {kind}: {exc}") from exc
+
+
+def env_int(key: str, default: int) -> int:
+    return _typed("int", key, default)
+
+
+def env_float(key: str, default: float) -> float:
+    return _typed("float", key, default)
+
+
+def env_bool(key: str, default: bool) -> bool:
+    value = env.str(key, default=str(default)).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"{key}={value!r} is not a boolean (use true or false).")
+
+
+def env_secret(key: str, default: str = "") -> str:
+    """A secret from KEY or from the file named by KEY_FILE (docker/k8s secrets)."""
+    path = env.str(f"{key}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(key, default=default)
+
+
+SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8765")
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_secret("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is false.")
+    else:
+        # Development only: a per-checkout key kept out of git (var/ is ignored).
+        _keyfile = BASE_DIR / "var" / "secret_key"
+        if not _keyfile.exists():
+            import secrets
+
+            _keyfile.parent.mkdir(parents=True, exist_ok=True)
+            _keyfile.write_text(secrets.token_urlsafe(50))
+        SECRET_KEY = _keyfile.read_text().strip()
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "cryptosatx",
+    "marketdata",
+    "scanners",
+    "signals",
+    "performance",
+    "watchlists",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cryptosatx.urls"
+WSGI_APPLICATION = "cryptosatx.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "cryptosatx.context_processors.data_source",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    # WAL lets the web process read while the q cluster writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+}
+
+# --- django-q2: the ORM broker keeps receipts, so a dead worker's task is retried. ---
+Q_CLUSTER = {
+    "name": "cryptosatx",
+    "orm": "default",
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": env_int("Q_TIMEOUT", 600),
+    "retry": env_int("Q_RETRY", 720),  # must exceed timeout
+    "max_attempts": 3,
+    "catch_up": False,  # after downtime a schedule runs once, not once per missed slot
+    "poll": 1,
+    "save_limit": 1000,
+}
+
+# --- CryptoSatX configuration: the plan's keys (DESIGN.md, "Configuration"). ---
+AUTO_SCAN_ENABLED = env_bool("AUTO_SCAN_ENABLED", True)
+SMART_MONEY_INTERVAL_HOURS = env_float("SMART_MONEY_INTERVAL_HOURS", 1)
+MSS_DISCOVERY_INTERVAL_HOURS = env_float("MSS_DISCOVERY_INTERVAL_HOURS", 6)
+RSI_SCREENER_INTERVAL_HOURS = env_float("RSI_SCREENER_INTERVAL_HOURS", 4)
+LUNARCRUSH_INTERVAL_HOURS = env_float("LUNARCRUSH_INTERVAL_HOURS", 2)
+
+ACCUMULATION_ALERT_THRESHOLD = env_float("ACCUMULATION_ALERT_THRESHOLD", 7)
+DISTRIBUTION_ALERT_THRESHOLD = env_float("DISTRIBUTION_ALERT_THRESHOLD", 7)
+MSS_ALERT_THRESHOLD = env_float("MSS_ALERT_THRESHOLD", 75)
+RSI_OVERSOLD_THRESHOLD = env_float("RSI_OVERSOLD_THRESHOLD", 25)
+RSI_OVERBOUGHT_THRESHOLD = env_float("RSI_OVERBOUGHT_THRESHOLD", 75)
+RSI_TIMEFRAME = env.str("RSI_TIMEFRAME", default="1h")
+RSI_PERIOD = env_int("RSI_PERIOD", 14)
+
+TELEGRAM_TIER_1_ENABLED = env_bool("TELEGRAM_TIER_1_ENABLED", True)
+TELEGRAM_TIER_2_ENABLED = env_bool("TELEGRAM_TIER_2_ENABLED", True)
+TELEGRAM_TIER_3_ENABLED = env_bool("TELEGRAM_TIER_3_ENABLED", False)
+MAX_ALERTS_PER_HOUR = env_int("MAX_ALERTS_PER_HOUR", 10)
+TIER_1_MAX_PER_DAY = env_int("TIER_1_MAX_PER_DAY", 20)
+TIER_2_MAX_PER_DAY = env_int("TIER_2_MAX_PER_DAY", 50)
+ALERT_COOLDOWN_HOURS = env_float("ALERT_COOLDOWN_HOURS", 4)
+
+PARALLEL_MAX_CONCURRENT = env_int("PARALLEL_MAX_CONCURRENT", 50)
+RATE_LIMIT_PER_SECOND = env_float("RATE_LIMIT_PER_SECOND", 10)
+CACHE_L1_TTL = env_int("CACHE_L1_TTL", 60)
+CACHE_L2_TTL = env_int("CACHE_L2_TTL", 300)
+
+UNIFIED_SCORE_ENABLED = env_bool("UNIFIED_SCORE_ENABLED", True)
+AUTO_TIER_CLASSIFICATION = env_bool("AUTO_TIER_CLASSIFICATION", True)
+MIN_CONFIRMATIONS_TIER1 = env_int("MIN_CONFIRMATIONS_TIER1", 2)
+PERFORMANCE_TRACKING_ENABLED = env_bool("PERFORMANCE_TRACKING_ENABLED", True)
+AUTO_OUTCOME_TRACKING = env_bool("AUTO_OUTCOME_TRACKING", True)
+BACKTEST_ENABLED = env_bool("BACKTEST_ENABLED", True)
+
+BINANCE_SPOT_URL = env.str("BINANCE_SPOT_URL", default=SIMULATOR_URL)
+BINANCE_FUTURES_URL = env.str("BINANCE_FUTURES_URL", default=SIMULATOR_URL)
+COINGECKO_URL = env.str("COINGECKO_URL", default=f"{SIMULATOR_URL}/coingecko/api/v3")
+LUNARCRUSH_URL = env.str("LUNARCRUSH_URL", default=f"{SIMULATOR_URL}/lunarcrush/api4")
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default=f"{SIMULATOR_URL}/telegram")
+COINGECKO_API_KEY = env_secret("COINGECKO_API_KEY")
+LUNARCRUSH_API_KEY = env_secret("LUNARCRUSH_API_KEY")
+TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN")
+TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
+DAILY_SUMMARY_TIME = env.str("DAILY_SUMMARY_TIME", default="08:00")
+
+# Outside-service limits the governor enforces (APIS.md). Kept as settings so a tighter plan or
+# a test can lower them; the governor also learns the real usage from response headers.
+BINANCE_SPOT_WEIGHT_PER_MINUTE = env_int("BINANCE_SPOT_WEIGHT_PER_MINUTE", 6000)
+BINANCE_FUTURES_WEIGHT_PER_MINUTE = env_int("BINANCE_FUTURES_WEIGHT_PER_MINUTE", 2400)
+BINANCE_WEIGHT_WINDOW_SECONDS = env_float("BINANCE_WEIGHT_WINDOW_SECONDS", 60)
+HTTP_BACKOFF_SECONDS = env_float("HTTP_BACKOFF_SECONDS", 0.5)
+HTTP_TIMEOUT_SECONDS = env_float("HTTP_TIMEOUT_SECONDS", 10)
+HTTP_MAX_RETRIES = env_int("HTTP_MAX_RETRIES", 3)
+# The scan universe: quote asset and an optional cap on the number of coins.
+SCAN_QUOTE_ASSET = env.str("SCAN_QUOTE_ASSET", default="USDT")
+SCAN_MAX_COINS = env_int("SCAN_MAX_COINS", 0)  # 0 = no cap
