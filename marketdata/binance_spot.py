@@ -1,0 +1,202 @@
+"""Binance spot market data (APIS.md): exchangeInfo, ticker/24hr and klines with pagination.
+
+Parsing is strict: a row that does not match the wire format raises MalformedResponseError
+naming the field, so garbage never turns into a silent zero.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import MalformedResponseError
+from .http import ServiceClient
+
+INTERVAL_MS = {
+    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
+    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000,
+}
+MAX_KLINES = 1000
+WEIGHT_EXCHANGE_INFO, WEIGHT_TICKER_ALL, WEIGHT_TICKER_ONE, WEIGHT_KLINES = 20, 80, 2, 2
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _num(value: Any, field: str, service: str = "binance_spot") -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise MalformedResponseError(f"field {field} is not a number: {value!r}", service=service) from exc
+    if out != out or out in (float("inf"), float("-inf")):
+        raise MalformedResponseError(f"field {field} is not finite: {value!r}", service=service)
+    return out
+
+
+def _int(value: Any, field: str, service: str = "binance_spot") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise MalformedResponseError(f"field {field} is not an integer: {value!r}", service=service)
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise MalformedResponseError(f"field {field} is not an integer: {value!r}", service=service) from exc
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    symbol: str
+    status: str
+    base_asset: str
+    quote_asset: str
+    spot_trading: bool
+
+
+@dataclass(frozen=True)
+class Kline:
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    close_time: int
+    quote_volume: float
+    trades: int
+    taker_buy_base_volume: float
+    taker_buy_quote_volume: float
+
+    @classmethod
+    def parse(cls, row: Any, service: str = "binance_spot") -> "Kline":
+        if not isinstance(row, list) or len(row) < 11:
+            raise MalformedResponseError(f"kline row is not a list of 12 fields: {str(row)[:80]}", service=service)
+        return cls(
+            open_time=_int(row[0], "open_time", service), open=_num(row[1], "open", service),
+            high=_num(row[2], "high", service), low=_num(row[3], "low", service),
+            close=_num(row[4], "close", service), volume=_num(row[5], "volume", service),
+            close_time=_int(row[6], "close_time", service), quote_volume=_num(row[7], "quote_volume", service),
+            trades=_int(row[8], "trades", service),
+            taker_buy_base_volume=_num(row[9], "taker_buy_base_volume", service),
+            taker_buy_quote_volume=_num(row[10], "taker_buy_quote_volume", service),
+        )
+
+    def is_closed(self, now_ms: int) -> bool:
+        return self.close_time < now_ms
+
+
+@dataclass(frozen=True)
+class Ticker24h:
+    symbol: str
+    last_price: float
+    price_change_percent: float
+    open_price: float
+    high_price: float
+    low_price: float
+    volume: float
+    quote_volume: float
+    open_time: int
+    close_time: int
+    count: int
+
+    @classmethod
+    def parse(cls, row: Any) -> "Ticker24h":
+        if not isinstance(row, dict) or "symbol" not in row:
+            raise MalformedResponseError(f"ticker is not an object with a symbol: {str(row)[:80]}", service="binance_spot")
+        return cls(
+            symbol=str(row["symbol"]), last_price=_num(row.get("lastPrice"), "lastPrice"),
+            price_change_percent=_num(row.get("priceChangePercent"), "priceChangePercent"),
+            open_price=_num(row.get("openPrice"), "openPrice"), high_price=_num(row.get("highPrice"), "highPrice"),
+            low_price=_num(row.get("lowPrice"), "lowPrice"), volume=_num(row.get("volume"), "volume"),
+            quote_volume=_num(row.get("quoteVolume"), "quoteVolume"), open_time=_int(row.get("openTime"), "openTime"),
+            close_time=_int(row.get("closeTime"), "closeTime"), count=_int(row.get("count"), "count"),
+        )
+
+
+class BinanceSpot:
+    def __init__(self, http: ServiceClient):
+        self.http = http
+
+    async def exchange_info(self) -> list[SymbolInfo]:
+        return await self.http.get_json("/api/v3/exchangeInfo", weight=WEIGHT_EXCHANGE_INFO, parse=self._parse_info)
+
+    def _parse_info(self, body: Any) -> list[SymbolInfo]:
+        symbols = body.get("symbols") if isinstance(body, dict) else None
+        if not isinstance(symbols, list):
+            raise MalformedResponseError("exchangeInfo has no symbols list", service="binance_spot")
+        for limit in body.get("rateLimits") or []:
+            if isinstance(limit, dict) and limit.get("rateLimitType") == "REQUEST_WEIGHT" and \
+                    limit.get("interval") == "MINUTE" and limit.get("intervalNum") == 1 and isinstance(limit.get("limit"), int):
+                self.http.governor.learn_limit(limit["limit"])
+        out = []
+        for s in symbols:
+            try:
+                out.append(SymbolInfo(symbol=str(s["symbol"]), status=str(s["status"]), base_asset=str(s["baseAsset"]),
+                                      quote_asset=str(s["quoteAsset"]), spot_trading=bool(s.get("isSpotTradingAllowed"))))
+            except (KeyError, TypeError) as exc:
+                raise MalformedResponseError(f"exchangeInfo symbol lacks {exc}", service="binance_spot") from exc
+        return out
+
+    async def universe(self, quote_asset: str = "USDT") -> list[SymbolInfo]:
+        """The tradable spot pairs quoted in `quote_asset` (APIS.md: TRADING and spot allowed)."""
+        return [s for s in await self.exchange_info()
+                if s.quote_asset == quote_asset and s.status == "TRADING" and s.spot_trading]
+
+    async def tickers_24h(self) -> list[Ticker24h]:
+        def parse(body: Any) -> list[Ticker24h]:
+            if not isinstance(body, list):
+                raise MalformedResponseError("ticker/24hr for all symbols is not a list", service="binance_spot")
+            return [Ticker24h.parse(row) for row in body]
+        return await self.http.get_json("/api/v3/ticker/24hr", weight=WEIGHT_TICKER_ALL, parse=parse)
+
+    async def ticker_24h(self, symbol: str) -> Ticker24h:
+        return await self.http.get_json("/api/v3/ticker/24hr", {"symbol": symbol}, weight=WEIGHT_TICKER_ONE,
+                                        parse=Ticker24h.parse)
+
+    async def klines(self, symbol: str, interval: str, *, start_time: int | None = None,
+                     end_time: int | None = None, limit: int = 500) -> list[Kline]:
+        """One page of klines (at most 1000)."""
+        if interval not in INTERVAL_MS:
+            raise ValueError(f"unknown interval {interval!r}")
+        params: dict[str, Any] = {"symbol": symbol, "interval": interval, "limit": min(limit, MAX_KLINES)}
+        if start_time is not None:
+            params["startTime"] = start_time
+        if end_time is not None:
+            params["endTime"] = end_time
+        def parse(body: Any) -> list[Kline]:
+            if not isinstance(body, list):
+                raise MalformedResponseError(f"klines for {symbol} is not a list", service="binance_spot")
+            return [Kline.parse(row) for row in body]
+        return await self.http.get_json("/api/v3/klines", params, weight=WEIGHT_KLINES, parse=parse)
+
+    async def klines_since(self, symbol: str, interval: str, start_time: int, end_time: int | None = None) -> list[Kline]:
+        """Every kline from `start_time` on, paging forward 1000 at a time."""
+        out: list[Kline] = []
+        cursor = start_time
+        while True:
+            page = await self.klines(symbol, interval, start_time=cursor, end_time=end_time, limit=MAX_KLINES)
+            out.extend(page)
+            if len(page) < MAX_KLINES:
+                return out
+            cursor = page[-1].open_time + INTERVAL_MS[interval]
+
+    async def latest_klines(self, symbol: str, interval: str, count: int) -> list[Kline]:
+        """The newest `count` klines (the last one may still be open), paging backwards past 1000."""
+        pages: list[list[Kline]] = []
+        end: int | None = None
+        remaining = count
+        while remaining > 0:
+            page = await self.klines(symbol, interval, end_time=end, limit=min(remaining, MAX_KLINES))
+            if not page:
+                break
+            pages.append(page)
+            remaining -= len(page)
+            if len(page) < min(remaining + len(page), MAX_KLINES):
+                break  # the coin has no older history
+            end = page[0].open_time - 1
+        return [k for page in reversed(pages) for k in page]
+
+    async def first_candle_time(self, symbol: str, interval: str = "1h") -> int | None:
+        """Open time of the first candle ever traded: the listing time."""
+        page = await self.klines(symbol, interval, start_time=0, limit=1)
+        return page[0].open_time if page else None

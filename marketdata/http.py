@@ -1,0 +1,154 @@
+"""The one governed, pooled HTTP layer every outside-service client goes through.
+
+A `ServiceClient` owns one `httpx.AsyncClient` (one connection pool) for one service, asks the
+service's governor before each request, translates every failure into RetryableError or
+PermanentError, retries what may succeed later (at most `max_retries` times, exponential backoff
+with jitter) and counts requests, weight and errors for the ScanRun.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from .errors import (HostBannedError, MalformedResponseError, MarketDataError, PermanentError,
+                     RateLimitedError, RetryableError)
+from .governor import Governor
+
+log = logging.getLogger(__name__)
+SIMULATOR_HEADER = "x-cryptosatx-simulator"
+T = TypeVar("T")
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    weight: int = 0
+    retries: int = 0
+    errors: int = 0
+    ok: int = 0  # answers that parsed
+    statuses: dict[str, int] = field(default_factory=dict)
+    simulated: bool = False
+    last_error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "weight": self.weight, "retries": self.retries,
+                "errors": self.errors, "statuses": dict(self.statuses)}
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_message(response: httpx.Response) -> tuple[str, int | None]:
+    """The vendor's own message and code when the body is JSON, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return (text[:200] or response.reason_phrase), None
+    if isinstance(body, dict):
+        msg = body.get("msg") or body.get("description") or body.get("error") or body.get("status") or body
+        code = body.get("code") if isinstance(body.get("code"), int) else None
+        return str(msg)[:300], code
+    return str(body)[:300], None
+
+
+class ServiceClient:
+    def __init__(self, service: str, base_url: str, governor: Governor, *, timeout: float = 10.0,
+                 max_retries: int = 3, max_connections: int = 50, headers: dict[str, str] | None = None,
+                 backoff_base: float = 0.5):
+        self.service = service
+        self.governor = governor
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.stats = RequestStats()
+        self.base_url = base_url
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers or {},
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_json(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
+                       parse: Callable[[Any], T] | None = None) -> T | Any:
+        """GET, decode JSON and `parse` it, retrying what may succeed later. Raises our own errors only.
+
+        Parsing happens inside the retry loop, so a body that breaks the wire format is retried and
+        counted like any other fault."""
+        attempt = 0
+        while True:
+            try:
+                body = await self._get_once(path, params, weight)
+                result = parse(body) if parse else body
+                self.stats.ok += 1
+                return result
+            except HostBannedError:
+                self._count_error()
+                raise
+            except RetryableError as exc:
+                if attempt >= self.max_retries:
+                    self._count_error(exc)
+                    raise
+                attempt += 1
+                self.stats.retries += 1
+                # A 429 already paused the governor for Retry-After; other faults back off here.
+                if not isinstance(exc, RateLimitedError):
+                    await asyncio.sleep(self.backoff_base * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+            except PermanentError as exc:
+                self._count_error(exc)
+                raise
+
+    def _count_error(self, exc: MarketDataError | None = None) -> None:
+        self.stats.errors += 1
+        if exc is not None:
+            self.stats.last_error = str(exc)
+
+    async def _get_once(self, path: str, params: dict[str, Any] | None, weight: int) -> Any:
+        await self.governor.acquire(weight)
+        self.stats.requests += 1
+        self.stats.weight += weight
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"timeout on {path}: {type(exc).__name__}", service=self.service) from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"transport error on {path}: {type(exc).__name__} {exc}", service=self.service) from exc
+        finally:
+            self.governor.release()
+        status = response.status_code
+        self.stats.statuses[str(status)] = self.stats.statuses.get(str(status), 0) + 1
+        if response.headers.get(SIMULATOR_HEADER):
+            self.stats.simulated = True
+        self.governor.observe_usage(response.headers)
+        if status == 200:
+            try:
+                return json.loads(response.content)
+            except ValueError as exc:
+                raise MalformedResponseError(f"{path} answered 200 with a body that is not JSON: "
+                                             f"{response.text[:80]!r}", service=self.service, status=status) from exc
+        msg, code = _error_message(response)
+        retry_after = _retry_after(response)
+        if status == 418:
+            self.governor.ban(retry_after or 120)
+            log.error("%s banned us for %ss: %s", self.service, retry_after, msg)
+            raise HostBannedError(f"IP banned: {msg}", service=self.service, status=status, code=code,
+                                  banned_until=self.governor.banned_until, retry_after=retry_after)
+        if status == 429:
+            self.governor.pause(retry_after or 60)
+            raise RateLimitedError(f"rate limited: {msg}", service=self.service, status=status, code=code,
+                                   retry_after=retry_after)
+        if status >= 500 or status == 408:
+            raise RetryableError(f"server error on {path}: {msg}", service=self.service, status=status, code=code)
+        raise PermanentError(f"{path} refused: {msg}", service=self.service, status=status, code=code)
