@@ -1,0 +1,48 @@
+import json as jsonlib
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scanners.engine import UnknownSymbolsError, run_scan
+from scanners.models import ScanRun
+
+SCANNERS = ["rsi"]
+
+
+class Command(BaseCommand):
+    help = "Run a scanner over the universe (or --coins) and store the run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("scanner", choices=SCANNERS)
+        parser.add_argument("--coins", default="", help="Comma-separated symbols, e.g. BTCUSDT,ETHUSDT.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object with a results list.")
+
+    def handle(self, *args, scanner, coins, json: bool = False, **options):
+        symbols = [s.strip().upper() for s in coins.split(",") if s.strip()] or None
+        try:
+            run = run_scan(scanner, symbols)
+        except UnknownSymbolsError as exc:
+            raise CommandError(f"{exc} (not listed on the exchange)") from exc
+        if json:
+            self.stdout.write(jsonlib.dumps(run_as_json(run)))
+        else:
+            self.stdout.write(f"{scanner} scan #{run.pk}: {run.status}, {run.scored}/{run.universe_size} coins scored, "
+                              f"{len(run.errors)} errors{' (simulated market)' if run.simulated else ''}.")
+            for result in run.results.exclude(signal="").select_related("coin").order_by("scores__rsi"):
+                self.stdout.write(f"  {result.coin.symbol:<14} RSI {result.scores['rsi']:6.2f}  {result.signal}")
+        if run.status == ScanRun.FAILED or (symbols and run.scored == 0):
+            errors = "; ".join(f"{e['symbol']}: {e['error']}" for e in run.errors[:5])
+            raise CommandError(f"scan {run.status}: {errors or 'no coin could be scored'}")
+
+
+def run_as_json(run: ScanRun) -> dict:
+    results = []
+    for r in run.results.select_related("coin").order_by("coin__symbol"):
+        results.append({"symbol": r.coin.symbol, "rsi": r.scores.get("rsi"), "signal": r.signal or None,
+                         "direction": r.direction or None, "score": r.score, "reasons": r.reasons,
+                         "missing": r.missing,
+                         "candle_close_time": r.data_as_of.isoformat() if r.data_as_of else None})
+    return {"run_id": run.pk, "scanner": run.scanner, "status": run.status, "simulated": run.simulated,
+            "started_at": run.started_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "universe_size": run.universe_size, "scored": run.scored, "coverage": run.coverage,
+            "requests": run.requests, "errors": run.errors, "results": results}

@@ -1,0 +1,64 @@
+"""One row per scan (ScanRun) and one per coin scored in it (ScanResult)."""
+from __future__ import annotations
+
+from django.db import models
+
+from marketdata.models import Coin
+
+
+class ScanRun(models.Model):
+    RUNNING, COMPLETED, PARTIAL, FAILED = "running", "completed", "partial", "failed"
+    STATUS_CHOICES = [(s, s) for s in (RUNNING, COMPLETED, PARTIAL, FAILED)]
+
+    scanner = models.CharField(max_length=32, db_index=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    universe_size = models.IntegerField(default=0, help_text="Coins the scan set out to score.")
+    scored = models.IntegerField(default=0, help_text="Coins that got a score.")
+    requests = models.JSONField(default=dict, blank=True, help_text="Requests and weight spent, per outside service.")
+    errors = models.JSONField(default=list, blank=True, help_text="Per-coin and per-request errors: [{symbol, error}].")
+    simulated = models.BooleanField(default=False, help_text="Its data came from the market simulator.")
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.scanner} #{self.pk} ({self.status})"
+
+    @property
+    def coverage(self) -> float | None:
+        """Share of the universe that was scored (None before the universe is known)."""
+        if not self.universe_size:
+            return None
+        return self.scored / self.universe_size
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.finished_at:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ScanResult(models.Model):
+    run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="results")
+    coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="scan_results")
+    scanner = models.CharField(max_length=32)
+    score = models.FloatField(null=True, blank=True, help_text="The scanner's main score (RSI: the 0–10 technical score).")
+    scores = models.JSONField(default=dict, blank=True, help_text="Every number the scanner computed, e.g. {rsi: 23.4}.")
+    signal = models.CharField(max_length=32, blank=True, help_text="e.g. oversold, overbought, accumulating.")
+    direction = models.CharField(max_length=8, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    inputs = models.JSONField(default=dict, blank=True, help_text="Inputs used, each with its data timestamp.")
+    missing = models.JSONField(default=list, blank=True, help_text="Inputs that were not available.")
+    data_as_of = models.DateTimeField(null=True, blank=True, help_text="Close time of the newest candle used.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "coin"], name="scanresult_unique_per_run_coin")]
+        indexes = [models.Index(fields=["scanner", "coin", "-created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.scanner} {self.coin_id} {self.score}"
