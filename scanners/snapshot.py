@@ -1,0 +1,205 @@
+"""Point-in-time inputs of the scanners, the helpers that derive them from closed candles, and
+the small tools every scanner shares (tiered rules, number formatting, rounding, to_dict).
+
+Every optional input defaults to None, which means *missing* — never 0. A 1h candle is closed
+once ``open_time + 1h <= as_of``; anything newer is ignored, so the live scan, the backtester and
+the look-ahead check see the same numbers for the same ``as_of``.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Iterable, NamedTuple
+
+HOUR = timedelta(hours=1)
+_OPS = {">": operator.gt, "≥": operator.ge, "<": operator.lt, "≤": operator.le}
+_NEGATED = {">": "≤", "≥": "<", "<": "≥", "≤": ">"}
+
+
+class HourlyCandle(NamedTuple):
+    open_time: datetime
+    close: float
+    quote_volume: float
+    taker_buy_quote_volume: float
+
+
+@dataclass(frozen=True)
+class CoinSnapshot:
+    """Everything one coin's scanners may read at ``as_of``. Units are in the field comments."""
+
+    symbol: str
+    as_of: datetime
+    candle_close_time: datetime | None = None  # close time of the newest closed 1h candle used
+    last_close: float | None = None  # entry price of a signal computed on this snapshot
+    # Derived from closed 1h candles (snapshot_from_candles)
+    pct_4h: float | None = None  # close-to-close %, 4 candles
+    pct_24h: float | None = None  # close-to-close %, 24 candles
+    buy_pressure_pct: float | None = None  # taker-buy quote ÷ quote volume, last 24 candles, %
+    quote_volume_24h: float | None = None
+    avg_daily_quote_volume_7d: float | None = None  # the 7 days before the last 24h
+    # Futures
+    funding_pct: float | None = None  # lastFundingRate × 100
+    oi_change_24h_pct: float | None = None
+    top_trader_position_ratio: float | None = None  # long/short, positions
+    futures_taker_buy_share_pct: float | None = None  # over 24h
+    # Social (LunarCrush)
+    social_volume_24h: float | None = None
+    social_activity_pct: float | None = None  # percentile rank of social_volume_24h, 0–100
+    galaxy_score: float | None = None
+    galaxy_score_previous: float | None = None
+    alt_rank: float | None = None
+    alt_rank_previous: float | None = None
+    sentiment: float | None = None  # 0–100
+    volume_change_24h_pct: float | None = None
+    # Listing (CoinGecko, first candle)
+    fdv: float | None = None  # USD
+    age_hours: float | None = None
+    circulating_share_pct: float | None = None  # circulating ÷ total supply, %
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.as_of, datetime) or self.as_of.utcoffset() is None:
+            raise ValueError(f"{self.symbol}: as_of must be a timezone-aware datetime")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("symbol", "as_of", "candle_close_time") or value is None:
+                continue
+            # A string here (Binance sends numbers as strings) would fail later with an obscure
+            # comparison error; fail now with the field's name instead.
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{self.symbol}: {f.name} must be a number or None, got {value!r}")
+            if not math.isfinite(value):  # NaN/inf from a division upstream: unknown, so missing
+                object.__setattr__(self, f.name, None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+# ---------------------------------------------------------------- derived from closed candles
+
+def _utc(t: datetime | int | float) -> datetime:
+    if isinstance(t, (int, float)) and not isinstance(t, bool):  # Binance milliseconds
+        return datetime.fromtimestamp(t / 1000, tz=timezone.utc)
+    if isinstance(t, datetime) and t.utcoffset() is not None:
+        return t.astimezone(timezone.utc)
+    raise ValueError(f"candle open_time must be tz-aware datetime or epoch ms, got {t!r}")
+
+
+def _candle(c: Any) -> HourlyCandle:
+    if isinstance(c, (tuple, list)):
+        t, close, qv, tb = c[:4]
+    else:
+        t, close, qv, tb = c.open_time, c.close, c.quote_volume, c.taker_buy_quote_volume
+    return HourlyCandle(_utc(t), float(close), float(qv), float(tb))
+
+
+def closed_candles(candles: Iterable[Any], as_of: datetime) -> list[HourlyCandle]:
+    """1h candles (tuples or objects with open_time, close, quote_volume, taker_buy_quote_volume)
+    that had closed by ``as_of``, oldest first, one per open time."""
+    as_of = _utc(as_of)
+    by_time = {c.open_time: c for c in map(_candle, candles) if c.open_time + HOUR <= as_of}
+    return [by_time[t] for t in sorted(by_time)]
+
+
+def _window(closed: list[HourlyCandle], count: int) -> list[HourlyCandle] | None:
+    """The ``count`` consecutive hours ending at the newest closed candle, or None on a gap:
+    a gap would silently stretch "4h" over more than four hours."""
+    if len(closed) < count:
+        return None
+    by_time = {c.open_time: c for c in closed}
+    last = closed[-1].open_time
+    window = [by_time.get(last - k * HOUR) for k in range(count - 1, -1, -1)]
+    return None if any(c is None for c in window) else window  # type: ignore[return-value]
+
+
+def pct_change(candles: Iterable[Any], as_of: datetime, hours: int) -> float | None:
+    """Close-to-close % over the last ``hours`` closed candles (needs hours + 1 closes)."""
+    w = _window(closed_candles(candles, as_of), hours + 1)
+    if w is None or w[0].close <= 0:
+        return None
+    return (w[-1].close / w[0].close - 1) * 100
+
+
+def buy_pressure_pct(candles: Iterable[Any], as_of: datetime, hours: int = 24) -> float | None:
+    """Taker-buy quote volume ÷ quote volume over the last ``hours`` closed candles, in %."""
+    w = _window(closed_candles(candles, as_of), hours)
+    total = sum(c.quote_volume for c in w) if w else 0.0
+    return None if not w or total <= 0 else 100 * sum(c.taker_buy_quote_volume for c in w) / total
+
+
+def quote_volumes(candles: Iterable[Any], as_of: datetime) -> tuple[float | None, float | None]:
+    """(quote volume of the last 24 closed hours, average daily quote volume of the 7 days
+    before them). Each is None without its full run of candles."""
+    closed = closed_candles(candles, as_of)
+    last24 = _window(closed, 24)
+    last8d = _window(closed, 24 * 8)
+    vol24 = sum(c.quote_volume for c in last24) if last24 else None
+    avg7 = sum(c.quote_volume for c in last8d[:-24]) / 7 if last8d else None
+    return vol24, avg7
+
+
+def snapshot_from_candles(symbol: str, as_of: datetime, candles: Iterable[Any], **inputs: Any) -> CoinSnapshot:
+    """A snapshot whose candle-derived fields come from the closed 1h ``candles``; ``inputs``
+    sets the other fields (and wins over a derived one of the same name)."""
+    candles = list(candles)
+    closed = closed_candles(candles, as_of)
+    vol24, avg7 = quote_volumes(closed, as_of)
+    derived: dict[str, Any] = {
+        "candle_close_time": closed[-1].open_time + HOUR if closed else None,
+        "last_close": closed[-1].close if closed else None,
+        "pct_4h": pct_change(closed, as_of, 4),
+        "pct_24h": pct_change(closed, as_of, 24),
+        "buy_pressure_pct": buy_pressure_pct(closed, as_of),
+        "quote_volume_24h": vol24,
+        "avg_daily_quote_volume_7d": avg7,
+    }
+    return CoinSnapshot(symbol=symbol, as_of=as_of, **{**derived, **inputs})
+
+
+# ---------------------------------------------------------------- shared scoring tools
+
+class Tiers(NamedTuple):
+    """A tiered rule: the first ``(threshold, points)`` with ``value <op> threshold`` wins;
+    otherwise ``default`` (None: the rule earns nothing)."""
+
+    op: str
+    steps: tuple[tuple[float, float], ...]
+    default: float | None = None
+
+    def score(self, value: float, show: Callable[[float], str] = lambda x: fmt(x)) -> tuple[float, str] | None:
+        """(points, the comparison that earned them, e.g. "≤ 50") or None."""
+        for threshold, points in self.steps:
+            if _OPS[self.op](value, threshold):
+                return points, f"{self.op} {show(threshold)}"
+        if self.default is None:
+            return None
+        return self.default, f"{_NEGATED[self.op]} {show(self.steps[-1][0])}"
+
+    @property
+    def max_points(self) -> float:
+        return max([p for _, p in self.steps] + [self.default or 0])
+
+
+def fmt(x: float, digits: int = 2) -> str:
+    """A number for a reason string: ``digits`` decimals, trailing zeros dropped (83.1, 5)."""
+    s = f"{x:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def pts(x: float) -> str:
+    return f"+{fmt(x)}"
+
+
+def round_score(x: float, digits: int = 1) -> float:
+    """Round half up after removing float noise, so 84.99999999 shows (and tiers) as 85.0."""
+    q = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(round(x, 9))).quantize(q, rounding=ROUND_HALF_UP))
+
+
+class ResultMixin:
+    """Results are dataclasses of JSON-friendly values; to_dict is what gets stored."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
