@@ -1,0 +1,280 @@
+"""The deterministic simulated spot market: hourly paths for every pair, served as Binance does.
+
+Pure Python + numpy (no Django), so it runs inside the simulator's HTTP server, in tests and
+in benchmarks. `SimMarket(seed)` answers every query identically for the same clock time; the
+clock follows real time by default and can be injected.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from .paths import FIELDS, Block, block_end_state, generate_block, partial_candle
+from .universe import BLOCK_H, HOUR_MS, ORIGIN_H, Instrument, Universe, hour_ms, hour_of
+
+DAY_MS = 24 * HOUR_MS
+VALID_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
+                   "3d", "1w", "1M")
+SERVED_HOURS = {"1h": 1, "2h": 2, "4h": 4, "6h": 6, "8h": 8, "12h": 12, "1d": 24, "3d": 72,
+                "1w": 168}
+WEEK_OFFSET_MS = 4 * DAY_MS  # 1970-01-05 was a Monday; Binance weeks start Monday 00:00 UTC
+
+
+class MarketError(Exception):
+    """A request the exchange would refuse; code and msg are Binance's."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+
+
+def _f8(x: float) -> str:
+    return f"{x:.8f}"
+
+
+class SimMarket:
+    """Deterministic market of `n_coins` USDT pairs (+ a few cross pairs) for one seed."""
+
+    def __init__(self, seed: int = 42, n_coins: int = 520,
+                 clock: Callable[[], float] = time.time, cache_blocks: int | None = None) -> None:
+        self.seed, self.n_coins, self.clock = seed, n_coins, clock
+        self.universe = Universe(seed, n_coins)
+        self._lock = threading.RLock()
+        # Recent blocks of every coin fit in the LRU; older ones are regenerated on demand.
+        self._cap = cache_blocks or 2 * (n_coins + len(self.universe.cross)) + 64
+        self._blocks: OrderedDict[tuple[int, int], Block] = OrderedDict()
+        self._states: dict[int, list[tuple[float, int]]] = {}  # per coin, per block since listing
+        self._mkt: dict[int, np.ndarray] = {}  # BTC's noise per block: the market factor
+        self._visible: tuple[int, list[Instrument], dict[str, Instrument]] | None = None
+        self._hot_from = 0
+
+    # ---- universe -------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def instruments(self, now_ms: int | None = None) -> list[Instrument]:
+        """Pairs listed in exchangeInfo right now (including BREAK/HALT ones)."""
+        return self._universe_at(self.now_ms() if now_ms is None else now_ms)[0]
+
+    def instrument(self, symbol: str, now_ms: int | None = None) -> Instrument | None:
+        return self._universe_at(self.now_ms() if now_ms is None else now_ms)[1].get(symbol)
+
+    def _universe_at(self, now_ms: int) -> tuple[list[Instrument], dict[str, Instrument]]:
+        now_h = hour_of(now_ms)
+        with self._lock:
+            if self._visible is None or self._visible[0] != now_h:
+                items = self.universe.visible(now_h)
+                self._visible = (now_h, items, {x.symbol: x for x in items})
+            return self._visible[1], self._visible[2]
+
+    def _require(self, symbol: str, now_ms: int) -> Instrument:
+        inst = self.instrument(symbol, now_ms)
+        if inst is None:
+            raise MarketError(-1121, "Invalid symbol.")
+        return inst
+
+    # ---- path storage ---------------------------------------------------------------------
+    @staticmethod
+    def _block_of(h: int) -> int:
+        return (h - ORIGIN_H) // BLOCK_H
+
+    def _state(self, inst: Instrument, b: int) -> tuple[float, int]:
+        """Log price and trade id at the start of block b, walking earlier blocks as needed."""
+        first = self._block_of(inst.list_h)
+        states = self._states.setdefault(inst.id, [(math.log(inst.price0), 0)])
+        while len(states) <= b - first:
+            prev = first + len(states) - 1
+            if (inst.id, prev) in self._blocks or prev >= self._hot_from:
+                blk = self._generate(inst, prev)
+                states.append((blk.end_logp, blk.end_trade_id))
+            else:  # cold history: only the boundary state is needed, not the candles
+                logp, tid, own = block_end_state(self.seed, inst, prev, self._mkt_for(inst, prev),
+                                                 *states[-1])
+                if inst.id == self.universe.btc().id:
+                    self._mkt[prev] = own
+                states.append((logp, tid))
+        return states[b - first]
+
+    def _generate(self, inst: Instrument, b: int) -> Block:
+        key = (inst.id, b)
+        if key in self._blocks:
+            self._blocks.move_to_end(key)
+            return self._blocks[key]
+        mkt = self._mkt_for(inst, b)
+        logp0, tid0 = self._state(inst, b)
+        blk = generate_block(self.seed, inst, b, mkt, logp0, tid0)
+        if mkt is None:
+            self._mkt[b] = blk.mkt
+        if b >= self._hot_from:  # keep only recent blocks; history is cheap to regenerate
+            self._blocks[key] = blk
+            while len(self._blocks) > self._cap:
+                self._blocks.popitem(last=False)
+        return blk
+
+    def _mkt_for(self, inst: Instrument, b: int) -> np.ndarray | None:
+        """BTC's own noise for block b (the market factor); None when inst is BTC itself."""
+        if inst.id == self.universe.btc().id:
+            return None
+        if b not in self._mkt:
+            self._state(self.universe.btc(), b + 1)  # walking BTC past b records its factor
+            if b not in self._mkt:
+                self._generate(self.universe.btc(), b)
+        return self._mkt[b]
+
+    def _hours(self, inst: Instrument, h_lo: int, h_hi: int, now_ms: int) -> dict[str, np.ndarray]:
+        """Closed (final) hourly values for hours h_lo..h_hi inclusive, as fresh arrays."""
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in FIELDS + ("sigma",)}
+        with self._lock:
+            self._hot_from = self._block_of(hour_of(now_ms)) - 1
+            for b in range(self._block_of(h_lo), self._block_of(h_hi) + 1):
+                blk = self._generate(inst, b)
+                base = ORIGIN_H + b * BLOCK_H
+                s, e = max(h_lo, base) - base, min(h_hi, base + BLOCK_H - 1) - base + 1
+                for k in FIELDS:
+                    parts[k].append(blk.arrays[k][s:e])
+                parts["sigma"].append(blk.sigma[s:e])
+        return {k: np.concatenate(v) for k, v in parts.items()}
+
+    def _row(self, inst: Instrument, h: int, now_ms: int) -> dict[str, float]:
+        data = self._hours(inst, h, h, now_ms)
+        return {k: v[0].item() for k, v in data.items()}
+
+    def _partial(self, inst: Instrument, t_ms: int, now_ms: int) -> dict[str, float]:
+        """The candle of the hour containing t_ms as it stood at t_ms."""
+        h = hour_of(t_ms)
+        row = self._row(inst, h, now_ms)
+        return partial_candle(row, row["sigma"], (t_ms - hour_ms(h)) / HOUR_MS, inst.tick)
+
+    def warm(self) -> int:
+        """Generate every visible pair's path up to now (the slow part of a cold start)."""
+        now = self.now_ms()
+        items = self.instruments(now)
+        for inst in items:
+            h = max(inst.list_h, hour_of(now) - 1000)
+            self._hours(inst, h, max(h, self._last_hour(inst, now)), now)
+        return len(items)
+
+    @staticmethod
+    def _last_hour(inst: Instrument, now_ms: int) -> int:
+        cur = hour_of(now_ms)
+        return cur if inst.delist_h is None else min(cur, inst.delist_h - 1)
+
+    # ---- Binance answers ------------------------------------------------------------------
+    def klines(self, symbol: str, interval: str, start_ms: int | None = None,
+               end_ms: int | None = None, limit: int = 500) -> list[list]:
+        """Rows of GET /api/v3/klines, with Binance's startTime/endTime/limit semantics."""
+        if interval not in VALID_INTERVALS:
+            raise MarketError(-1120, "Invalid interval.")
+        if interval not in SERVED_HOURS:
+            raise MarketError(-1120, f"Invalid interval: the simulator serves 1h and above "
+                                     f"({', '.join(SERVED_HOURS)}), not {interval}.")
+        now = self.now_ms()
+        inst = self._require(symbol, now)
+        iv = SERVED_HOURS[interval] * HOUR_MS
+        off = WEEK_OFFSET_MS if interval == "1w" else 0
+        first_h, last_h = inst.list_h, self._last_hour(inst, now)
+        lo = (hour_ms(first_h) - off) // iv
+        hi = (hour_ms(last_h) - off) // iv
+        if start_ms is not None:
+            lo = max(lo, -(-(start_ms - off) // iv))  # first candle opening at or after start
+        if end_ms is not None:
+            hi = min(hi, (end_ms - off) // iv)
+        if start_ms is not None:
+            hi = min(hi, lo + limit - 1)
+        else:
+            lo = max(lo, hi - limit + 1)
+        if lo > hi:
+            return []
+        h_lo = max(first_h, hour_of(lo * iv + off))
+        h_hi = min(last_h, hour_of((hi + 1) * iv + off) - 1)
+        data = self._hours(inst, h_lo, h_hi, now)
+        if h_hi == hour_of(now):  # the still-open hour, as it stands now
+            part = partial_candle({k: v[-1].item() for k, v in data.items()},
+                                  data["sigma"][-1].item(), (now - hour_ms(h_hi)) / HOUR_MS,
+                                  inst.tick)
+            for k, v in part.items():
+                data[k][-1] = v
+        opens = hour_ms(h_lo) + HOUR_MS * np.arange(h_hi - h_lo + 1, dtype=np.int64)
+        bucket = (opens - off) // iv
+        starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+        agg = {
+            "open": data["open"][starts],
+            "high": np.maximum.reduceat(data["high"], starts),
+            "low": np.minimum.reduceat(data["low"], starts),
+            "close": data["close"][np.r_[starts[1:] - 1, len(opens) - 1]],
+        }
+        for k in ("volume", "quote", "trades", "taker_base", "taker_quote"):
+            agg[k] = np.add.reduceat(data[k], starts)
+        open_times = (bucket[starts] * iv + off).tolist()
+        cols = [agg[k].tolist() for k in ("open", "high", "low", "close", "volume", "quote",
+                                           "trades", "taker_base", "taker_quote")]
+        return [[ot, _f8(o), _f8(h), _f8(l), _f8(c), _f8(v), ot + iv - 1, _f8(q), int(n),
+                 _f8(tb), _f8(tq), "0"]
+                for ot, o, h, l, c, v, q, n, tb, tq in zip(open_times, *cols)]
+
+    def ticker_24h(self, symbol: str) -> dict:
+        """GET /api/v3/ticker/24hr for one symbol: the rolling 24 hours ending now."""
+        now = self.now_ms()
+        inst = self._require(symbol, now)
+        stop = now if inst.delist_h is None else min(now, hour_ms(inst.delist_h))
+        lo = min(max(now - DAY_MS, hour_ms(inst.list_h)), stop)
+        first, last = self._partial(inst, lo, now), self._partial(inst, stop, now)
+        open_p, last_p = first["close"], last["close"]
+        volume = quote = 0.0
+        highs, lows = [open_p, last_p], [open_p, last_p]
+        if stop > lo:
+            h_a, h_b = hour_of(lo), hour_of(stop - 1)
+            data = self._hours(inst, h_a, h_b, now)
+            starts = hour_ms(h_a) + HOUR_MS * np.arange(h_b - h_a + 1, dtype=np.int64)
+            cover = (np.minimum(starts + HOUR_MS, stop) - np.maximum(starts, lo)) / HOUR_MS
+            volume = float(np.round(np.dot(cover, data["volume"]), 8))
+            quote = float(np.round(np.dot(cover, data["quote"]), 8))
+            full = cover >= 1.0
+            if full.any():
+                highs.append(float(data["high"][full].max()))
+                lows.append(float(data["low"][full].min()))
+            if lo > starts[0] and h_b > h_a:  # first hour only partly inside: its close is
+                highs.append(float(data["close"][0]))
+                lows.append(float(data["close"][0]))
+            if stop < starts[-1] + HOUR_MS and hour_of(stop) == h_b:  # the open hour so far
+                highs.append(last["high"])
+                lows.append(last["low"])
+        first_id, last_id = first["trade_id"] + 1, last["trade_id"]
+        count = max(0, last_id - first_id + 1)
+        change = last_p - open_p
+        lot = inst.step * max(1, round(inst.trade_size / last_p / inst.step * 0.3))
+        return {
+            "symbol": inst.symbol,
+            "priceChange": _f8(change),
+            "priceChangePercent": f"{100 * change / open_p:.3f}",
+            "weightedAvgPrice": _f8(quote / volume if volume else last_p),
+            "prevClosePrice": _f8(open_p),
+            "lastPrice": _f8(last_p),
+            "lastQty": _f8(lot),
+            "bidPrice": _f8(last_p),
+            "bidQty": _f8(lot * 7),
+            "askPrice": _f8(last_p + inst.tick),
+            "askQty": _f8(lot * 5),
+            "openPrice": _f8(open_p),
+            "highPrice": _f8(max(highs)),
+            "lowPrice": _f8(min(lows)),
+            "volume": _f8(volume),
+            "quoteVolume": _f8(quote),
+            "openTime": lo,
+            "closeTime": stop,
+            "firstId": first_id if count else -1,
+            "lastId": last_id if count else -1,
+            "count": count,
+        }
+
+    def price(self, symbol: str) -> float:
+        """The last traded price now (the open candle's close)."""
+        now = self.now_ms()
+        inst = self._require(symbol, now)
+        stop = now if inst.delist_h is None else min(now, hour_ms(inst.delist_h))
+        return self._partial(inst, stop, now)["close"]

@@ -1,0 +1,260 @@
+"""The simulator's HTTP server: one loopback port that speaks the outside services' wire formats.
+
+Stdlib only (no Django), so tests can run it in a thread. Requests are routed by a small table
+of (method, path) -> Route; each route belongs to a *service* ("binance_spot", later
+"binance_futures", "coingecko", ...) that owns its rate limiter, its usage header and the shape
+of its 429/418 answers. Adding a service = one module with an `install(server)` function that
+calls `add_service` and `add_route` (see binance_spot.py).
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from .market import SimMarket
+from .ratelimit import Decision, WeightLimiter
+
+SIM_HEADER = "X-CryptoSatX-Simulator"  # the app marks data from responses carrying it as simulated
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]  # query string (first value of each key)
+    body: bytes
+    client: str  # client IP: rate limits are per IP, as on the real services
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # serialised as JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Route:
+    service: str
+    handler: Callable[[Request], Reply]
+    weight: int | Callable[[Request], int] = 1  # known before the work, like Binance's weights
+
+
+@dataclass
+class Service:
+    """A simulated outside service: its limiter and how it says "too many requests"."""
+
+    name: str
+    limiter: WeightLimiter | None = None
+    usage_header: str | None = None  # e.g. X-MBX-USED-WEIGHT-1M
+    reject: Callable[[Decision], Reply] | None = None  # builds the 429/418 reply
+    delayed: bool = True  # subject to the injected latency
+
+
+class SimulatorServer:
+    """Loopback HTTP server for the simulated services; `with SimulatorServer() as sim: ...`."""
+
+    def __init__(self, seed: int = 42, coins: int = 520, host: str = "127.0.0.1", port: int = 0,
+                 latency_ms: float = 0, jitter_ms: float = 0, weight_limit: int = 6000,
+                 window_seconds: float = 60, ban_after: int = 10,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.seed, self.coins, self.clock = seed, coins, clock
+        self.market = SimMarket(seed=seed, n_coins=coins, clock=clock)
+        self.weight_limit, self.window_seconds = weight_limit, window_seconds
+        self.ban_after = ban_after
+        self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
+        self._jitter = random.Random(seed + 0x5EED)  # separate RNG: market data stay deterministic
+        self._lock = threading.Lock()
+        self.services: dict[str, Service] = {}
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.prefix_routes: list[tuple[str, str, Route]] = []  # e.g. /telegram/bot<token>/...
+        self.requests = 0
+        self.status_counts: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+
+        from . import binance_spot  # late import: the service modules import this one
+
+        self.add_service(Service("sim", delayed=False))
+        self.add_route("GET", "/sim/health", Route("sim", self._health, 0))
+        self.add_route("GET", "/sim/state", Route("sim", self._state, 0))
+        binance_spot.install(self)
+
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.sim = self  # type: ignore[attr-defined]
+
+    # ---- routing table ---------------------------------------------------------------------
+    def add_service(self, service: Service) -> None:
+        self.services[service.name] = service
+
+    def add_route(self, method: str, path: str, route: Route, prefix: bool = False) -> None:
+        """Serve `method path` (or every path starting with `path` if prefix) with `route`."""
+        if route.service not in self.services:
+            raise ValueError(f"unknown service {route.service!r}: add_service() it first")
+        if prefix:
+            self.prefix_routes.append((method, path, route))
+        else:
+            self.routes[(method, path)] = route
+
+    def find(self, method: str, path: str) -> Route | None:
+        route = self.routes.get((method, path))
+        if route is None:
+            route = next((r for m, p, r in self.prefix_routes
+                          if m == method and path.startswith(p)), None)
+        return route
+
+    # ---- request processing (called from the handler threads) ----------------------------
+    def handle(self, req: Request) -> Reply:
+        route = self.find(req.method, req.path)
+        if route is None:
+            known = any(p == req.path for _, p in self.routes) or any(
+                req.path.startswith(p) for _, p, _ in self.prefix_routes)
+            if known:
+                return Reply(405, {"code": -1, "msg": f"Method {req.method} not allowed here."})
+            return Reply(404, {"code": -1, "msg": f"Unknown path: {req.path}"})
+        service = self.services[route.service]
+        decision = None
+        if service.limiter is not None:
+            weight = route.weight(req) if callable(route.weight) else route.weight
+            decision = service.limiter.charge(req.client, weight)
+        if decision is not None and not decision.allowed and service.reject is not None:
+            reply = service.reject(decision)
+        else:
+            try:
+                reply = route.handler(req)
+            except Exception:  # a simulator bug must still answer like a server would
+                traceback.print_exc(file=sys.stderr)
+                reply = Reply(500, {"code": -1000, "msg": "An unknown error occurred while "
+                                                          "processing the request."})
+        if decision is not None and service.usage_header:
+            reply.headers.setdefault(service.usage_header, str(decision.used))
+        if service.delayed:
+            self._delay()
+        if route.service != "sim":
+            with self._lock:
+                self.requests += 1
+                key = str(reply.status)
+                self.status_counts[key] = self.status_counts.get(key, 0) + 1
+        return reply
+
+    def _delay(self) -> None:
+        if self.latency_ms <= 0 and self.jitter_ms <= 0:
+            return
+        with self._lock:
+            jitter = self._jitter.uniform(-self.jitter_ms, self.jitter_ms)
+        time.sleep(max(0.0, self.latency_ms + jitter) / 1000.0)
+
+    def _health(self, req: Request) -> Reply:
+        return Reply(200, {"ok": True, "seed": self.seed, "coins": self.coins})
+
+    def _state(self, req: Request) -> Reply:
+        """Rate-limit state for tests and the app's status page; costs no weight."""
+        per_service = {name: s.limiter.snapshot() for name, s in self.services.items() if s.limiter}
+        spot = per_service.get("binance_spot", {"weights": {}, "bans": {}})
+        with self._lock:
+            return Reply(200, {"weights": spot["weights"], "bans": spot["bans"],
+                               "requests": self.requests, "status_counts": dict(self.status_counts),
+                               "services": per_service})
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.httpd.server_address[0]}:{self.port}"
+
+    def warm_in_background(self) -> threading.Thread:
+        """Generate all price paths now rather than on the first scan (requests still work)."""
+        t = threading.Thread(target=self.market.warm, name="marketsim-warm", daemon=True)
+        t.start()
+        return t
+
+    def start(self) -> "SimulatorServer":
+        """Serve in a daemon thread; calling it again (e.g. from `with`) is a no-op."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="marketsim",
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        try:
+            self.httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self.httpd.server_close()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> "SimulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so pooled clients behave as with the real hosts
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle + delayed ACK add
+    # ~40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
+    server_version = "CryptoSatX-Simulator"
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Malformed Content-Length header.")
+            return
+        body = self.rfile.read(length) if length > 0 else b""  # keep the connection in step
+        params: dict[str, str] = {}
+        for k, v in parse_qsl(url.query, keep_blank_values=True):
+            params.setdefault(k, v)
+        req = Request(self.command, url.path, params, body, self.client_address[0],
+                      {k.lower(): v for k, v in self.headers.items()})
+        self._send(self.server.sim.handle(req))  # type: ignore[attr-defined]
+
+    def _send(self, reply: Reply) -> None:
+        payload = json.dumps(reply.body, separators=(",", ":")).encode()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header(SIM_HEADER, "1")
+            for k, v in reply.headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. its timeout); nothing to do
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, HEAD, ...) as JSON too, never HTML."""
+        self.close_connection = True
+        self._send(Reply(code, {"code": -1, "msg": message or "Bad request."}))
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # quiet: the app's own logs are the interesting ones
