@@ -36,6 +36,8 @@ def _num(value: Any, field: str, service: str = "binance_spot") -> float:
 
 
 def _int(value: Any, field: str, service: str = "binance_spot") -> int:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise MalformedResponseError(f"field {field} is not an integer: {value!r}", service=service)
     try:
@@ -124,10 +126,7 @@ class BinanceSpot:
         symbols = body.get("symbols") if isinstance(body, dict) else None
         if not isinstance(symbols, list):
             raise MalformedResponseError("exchangeInfo has no symbols list", service="binance_spot")
-        for limit in body.get("rateLimits") or []:
-            if isinstance(limit, dict) and limit.get("rateLimitType") == "REQUEST_WEIGHT" and \
-                    limit.get("interval") == "MINUTE" and limit.get("intervalNum") == 1 and isinstance(limit.get("limit"), int):
-                self.http.governor.learn_limit(limit["limit"])
+        self._learn_limits(body.get("rateLimits"))
         out = []
         for s in symbols:
             try:
@@ -136,6 +135,16 @@ class BinanceSpot:
             except (KeyError, TypeError) as exc:
                 raise MalformedResponseError(f"exchangeInfo symbol lacks {exc}", service="binance_spot") from exc
         return out
+
+    def _learn_limits(self, rate_limits: Any) -> None:
+        """Adopt the published REQUEST_WEIGHT limit whose interval is the governor's window."""
+        unit = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+        for limit in rate_limits if isinstance(rate_limits, list) else []:
+            if not (isinstance(limit, dict) and limit.get("rateLimitType") == "REQUEST_WEIGHT"):
+                continue
+            seconds = unit.get(limit.get("interval"), 0) * (limit.get("intervalNum") or 0)
+            if seconds == self.http.governor.limits.window_seconds and isinstance(limit.get("limit"), int):
+                self.http.governor.learn_limit(limit["limit"])
 
     async def universe(self, quote_asset: str = "USDT") -> list[SymbolInfo]:
         """The tradable spot pairs quoted in `quote_asset` (APIS.md: TRADING and spot allowed)."""

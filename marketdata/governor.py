@@ -1,16 +1,20 @@
 """The rate-limit governor: one per outside service, shared by every request to it in a process.
 
-It keeps our own count of the weight spent in the service's current window (windows are aligned
-to the epoch, as Binance resets its counters each minute), corrects that count from the usage
-header the service returns, pauses every request after a 429 for `Retry-After`, and refuses to
-send anything at all while a 418 ban lasts — sending during a ban is what makes it longer.
-It needs no lock: asyncio runs one coroutine at a time and `acquire` never awaits between
-checking the budget and taking from it.
+A service has a weight budget per window (Binance: weight per minute; CoinGecko and LunarCrush:
+one unit per call) and may have extra request-count buckets for groups of endpoints (Binance
+futures: 1,000 `/futures/data` calls and 500 `fundingRate` calls per 5 minutes). The governor
+counts what we spend in each window (windows are aligned to the epoch, as Binance resets its
+counters each minute), corrects the count from the usage header the service returns, pauses
+every request after a 429 for `Retry-After` or when a quota header says nothing is left, and
+refuses to send anything at all while a 418 ban lasts: sending during a ban makes it longer.
 
 Another client on the same IP spends the same budget, and we only learn how much from the usage
 header. So in each new window one request goes first (the probe) and the rest wait for its
-answer: a burst into a window that someone else already used up then costs one 429, not fifty
-(and fifty 429s in a row is how an IP gets banned).
+answer: a burst into a window someone else already used up then costs one 429, not fifty (and
+fifty 429s in a row is how an IP gets banned).
+
+No lock is needed: asyncio runs one coroutine at a time and `acquire` never awaits between
+checking the budgets and taking from them.
 """
 from __future__ import annotations
 
@@ -23,12 +27,38 @@ from typing import Callable
 from .errors import HostBannedError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Limits:
-    weight_per_window: int | None = None  # None: the service publishes no weight budget
+    weight_per_window: int | None = None  # None: the service publishes no budget
     window_seconds: float = 60.0
     usage_header: str | None = None  # e.g. "x-mbx-used-weight-1m"
-    safety: float = 0.9  # share of the budget we allow ourselves; the rest absorbs other users of the IP
+    safety: float = 0.9  # share of each budget we allow ourselves; the rest absorbs other users of the IP
+    buckets: tuple[tuple[str, int, float], ...] = ()  # (name, requests, window seconds)
+
+
+@dataclass
+class Bucket:
+    limit: int | None
+    window_seconds: float
+    safety: float = 0.9
+    used: int = 0
+    window_start: float = 0.0
+
+    @property
+    def budget(self) -> int | None:
+        return None if self.limit is None else max(1, math.floor(self.limit * self.safety))
+
+    def roll(self, now: float) -> None:
+        start = now - (now % self.window_seconds)
+        if start > self.window_start:
+            self.window_start, self.used = start, 0
+
+    def fits(self, cost: int) -> bool:
+        budget = self.budget
+        return budget is None or self.used + cost <= budget or (self.used == 0 and cost > budget)
+
+    def window_end(self) -> float:
+        return self.window_start + self.window_seconds
 
 
 @dataclass
@@ -36,40 +66,43 @@ class Governor:
     service: str
     limits: Limits
     clock: Callable[[], float] = time.time
-    used: int = 0
-    window_start: float = 0.0
     paused_until: float = 0.0
     banned_until: float = 0.0
-    waits: int = field(default=0)
+    waits: int = 0
     synced_window: float = -1.0  # the window whose usage the service last told us
     probing: bool = False
+    weight: Bucket = field(init=False)
+    buckets: dict[str, Bucket] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.weight = Bucket(self.limits.weight_per_window, self.limits.window_seconds, self.limits.safety)
+        self.buckets = {name: Bucket(n, w, self.limits.safety) for name, n, w in self.limits.buckets}
+
+    # Kept for readability at call sites and in tests.
+    @property
+    def used(self) -> int:
+        return self.weight.used
 
     @property
     def budget(self) -> int | None:
-        if self.limits.weight_per_window is None:
-            return None
-        return max(1, math.floor(self.limits.weight_per_window * self.limits.safety))
-
-    def _roll(self, now: float) -> None:
-        start = now - (now % self.limits.window_seconds)
-        if start > self.window_start:
-            self.window_start, self.used = start, 0
+        return self.weight.budget
 
     def learn_limit(self, weight_per_window: int) -> None:
         """The service published its limit (Binance: exchangeInfo rateLimits); never exceed it."""
-        if weight_per_window > 0 and (self.limits.weight_per_window is None
-                                      or weight_per_window < self.limits.weight_per_window):
-            self.limits = Limits(weight_per_window, self.limits.window_seconds, self.limits.usage_header,
-                                 self.limits.safety)
+        if weight_per_window > 0 and (self.weight.limit is None or weight_per_window < self.weight.limit):
+            self.weight.limit = weight_per_window
 
     def check_not_banned(self) -> None:
-        if self.banned_until > self.clock():
+        now = self.clock()
+        if self.banned_until > now:
             raise HostBannedError(
                 f"banned until {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(self.banned_until))} UTC; not sending",
-                service=self.service, banned_until=self.banned_until, retry_after=self.banned_until - self.clock())
+                service=self.service, banned_until=self.banned_until, retry_after=self.banned_until - now)
 
-    async def acquire(self, weight: int = 1) -> None:
-        """Wait until `weight` fits in the budget, then take it. Raises HostBannedError during a ban."""
+    async def acquire(self, weight: int = 1, bucket: str | None = None) -> None:
+        """Wait until the request fits every budget it draws on, then take from them.
+        Raises HostBannedError during a ban."""
+        extra = self.buckets.get(bucket) if bucket else None
         while True:
             self.check_not_banned()
             now = self.clock()
@@ -77,19 +110,23 @@ class Governor:
                 self.waits += 1
                 await asyncio.sleep(self.paused_until - now)
                 continue
-            self._roll(now)
-            if self.limits.usage_header and self.synced_window != self.window_start:
+            self.weight.roll(now)
+            if extra:
+                extra.roll(now)
+            if self.limits.usage_header and self.synced_window != self.weight.window_start:
                 if self.probing:
                     await asyncio.sleep(0.005)  # the probe's answer will tell us the window's usage
                     continue
                 self.probing = True
-            budget = self.budget
-            if budget is None or self.used + weight <= budget or (self.used == 0 and weight > budget):
-                self.used += weight
+            if self.weight.fits(weight) and (extra is None or extra.fits(1)):
+                self.weight.used += weight
+                if extra:
+                    extra.used += 1
                 return
             self.probing = False
             self.waits += 1
-            await asyncio.sleep(self.window_start + self.limits.window_seconds - now + 0.01)
+            full = self.weight if not self.weight.fits(weight) else extra
+            await asyncio.sleep(full.window_end() - now + 0.01)
 
     def observe_usage(self, headers) -> None:
         """Trust the service's own count when it is higher than ours (another client shares the IP)."""
@@ -100,9 +137,14 @@ class Governor:
             reported = int(headers[name])
         except ValueError:
             return
-        self._roll(self.clock())
-        self.used = max(self.used, reported)
-        self.synced_window = self.window_start
+        self.weight.roll(self.clock())
+        self.weight.used = max(self.weight.used, reported)
+        self.synced_window = self.weight.window_start
+
+    def observe_quota(self, remaining: int | None, reset_at: float | None) -> None:
+        """A quota header says how many calls are left until `reset_at` (epoch seconds); at zero, wait."""
+        if remaining is not None and remaining <= 0 and reset_at:
+            self.paused_until = max(self.paused_until, reset_at)
 
     def release(self) -> None:
         """A request finished (answered or not): let the next probe go if this one told us nothing."""
@@ -120,18 +162,17 @@ _registry: dict[tuple[str, str], Governor] = {}
 
 
 def governor_for(service: str, base_url: str, limits: Limits) -> Governor:
-    """The process-wide governor of a service at a base URL (created on first use)."""
+    """The process-wide governor of a service at a base URL (created on first use; a change of
+    configured limits starts fresh counts but keeps pauses and bans)."""
     key = (service, base_url)
     gov = _registry.get(key)
-    if gov is None or gov.limits != limits:
-        gov = _registry[key] = Governor(service, limits) if gov is None else _carry_over(gov, limits)
+    if gov is None:
+        gov = _registry[key] = Governor(service, limits)
+    elif gov.limits != limits:
+        new = Governor(service, limits, clock=gov.clock)
+        new.paused_until, new.banned_until = gov.paused_until, gov.banned_until
+        gov = _registry[key] = new
     return gov
-
-
-def _carry_over(old: Governor, limits: Limits) -> Governor:
-    new = Governor(old.service, limits, clock=old.clock)
-    new.paused_until, new.banned_until = old.paused_until, old.banned_until
-    return new
 
 
 def reset_governors() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -63,6 +64,26 @@ def _error_message(response: httpx.Response) -> tuple[str, int | None]:
     return str(body)[:300], None
 
 
+def _header_int(headers, name: str) -> int | None:
+    try:
+        return int(float(headers[name])) if name in headers else None
+    except ValueError:
+        return None
+
+
+def _observe_quota(governor: Governor, headers) -> None:
+    """Quota headers (LunarCrush): calls left this minute / today; at zero, wait for the reset."""
+    minute_left = _header_int(headers, "x-rate-limit-minute-remaining")
+    if minute_left is not None:
+        governor.observe_quota(minute_left, _header_int(headers, "x-rate-limit-minute-reset"))
+    day_left = _header_int(headers, "x-rate-limit-day-remaining")
+    if day_left is not None:
+        reset = _header_int(headers, "x-rate-limit-day-reset")
+        if reset is None:  # no reset given: assume the day ends at midnight UTC
+            reset = (int(time.time()) // 86_400 + 1) * 86_400
+        governor.observe_quota(day_left, reset)
+
+
 class ServiceClient:
     def __init__(self, service: str, base_url: str, governor: Governor, *, timeout: float = 10.0,
                  max_retries: int = 3, max_connections: int = 50, headers: dict[str, str] | None = None,
@@ -82,7 +103,7 @@ class ServiceClient:
         await self._client.aclose()
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
-                       parse: Callable[[Any], T] | None = None) -> T | Any:
+                       parse: Callable[[Any], T] | None = None, bucket: str | None = None) -> T | Any:
         """GET, decode JSON and `parse` it, retrying what may succeed later. Raises our own errors only.
 
         Parsing happens inside the retry loop, so a body that breaks the wire format is retried and
@@ -90,12 +111,12 @@ class ServiceClient:
         attempt = 0
         while True:
             try:
-                body = await self._get_once(path, params, weight)
+                body = await self._get_once(path, params, weight, bucket)
                 result = parse(body) if parse else body
                 self.stats.ok += 1
                 return result
-            except HostBannedError:
-                self._count_error()
+            except HostBannedError as exc:
+                self._count_error(exc)
                 raise
             except RetryableError as exc:
                 if attempt >= self.max_retries:
@@ -115,8 +136,8 @@ class ServiceClient:
         if exc is not None:
             self.stats.last_error = str(exc)
 
-    async def _get_once(self, path: str, params: dict[str, Any] | None, weight: int) -> Any:
-        await self.governor.acquire(weight)
+    async def _get_once(self, path: str, params: dict[str, Any] | None, weight: int, bucket: str | None) -> Any:
+        await self.governor.acquire(weight, bucket)
         self.stats.requests += 1
         self.stats.weight += weight
         try:
@@ -132,6 +153,7 @@ class ServiceClient:
         if response.headers.get(SIMULATOR_HEADER):
             self.stats.simulated = True
         self.governor.observe_usage(response.headers)
+        _observe_quota(self.governor, response.headers)
         if status == 200:
             try:
                 return json.loads(response.content)
