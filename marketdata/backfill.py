@@ -60,7 +60,8 @@ async def _backfill(days: float, interval: str, symbols: list[str] | None, repor
                 except MarketDataError as exc:
                     report.errors[coin.symbol] = str(exc)
                     return
-            report.candles += await sync_to_async(store_closed_klines)(coin, interval, klines, now_ms, last)
+            stored = await sync_to_async(store_closed_klines)(coin, interval, klines, now_ms, last)
+            report.candles += stored  # not `+= await ...`: that would read the total before the await
 
         try:
             await asyncio.gather(*(one(c) for c in coins.values()))

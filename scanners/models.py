@@ -56,7 +56,7 @@ class ScanResult(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "coin"], name="scanresult_unique_per_run_coin")]
+        constraints = [models.UniqueConstraint(fields=["run", "coin", "scanner"], name="scanresult_unique_per_run_coin_scanner")]
         indexes = [models.Index(fields=["scanner", "coin", "-created_at"])]
         ordering = ["-created_at"]
 

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.utils import timezone
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
@@ -23,7 +26,9 @@ class Command(BaseCommand):
             minutes = max(1, round(getattr(settings, key) * 60))
             schedule, created = Schedule.objects.get_or_create(
                 name=name, defaults={"func": "scanners.tasks.scan_task", "args": repr(scanner),
-                                     "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1})
+                                     "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1,
+                                     # `make run` has just scanned; the first scheduled run is one interval on
+                                     "next_run": timezone.now() + timedelta(minutes=minutes)})
             if reset and not created:
                 schedule.minutes = minutes
                 schedule.save(update_fields=["minutes"])

@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Bring up the simulator, backfill, the web server and the q cluster; Ctrl-C stops them all.
+
+Run through `make run`, which creates the virtual environment and migrates first.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SIM_PORT = os.environ.get("SIMULATOR_PORT", "8765")
+WEB = os.environ.get("WEB_ADDR", "127.0.0.1:8000")
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(manage(*args), start_new_session=True)
+
+
+def manage(*args: str) -> list[str]:
+    return [PY, str(ROOT / "manage.py"), *args]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
+
+
+def main() -> int:
+    procs: list[subprocess.Popen] = []
+
+    def stop(*_):
+        # Each child leads its own process group, so the q cluster's workers get the signal too.
+        for p in reversed(procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        procs.append(start("marketsim", "--port", SIM_PORT))
+        wait_for(f"http://127.0.0.1:{SIM_PORT}/sim/health")
+        subprocess.run(manage("backfill", "--days", "90"), check=True)
+        subprocess.run(manage("scan", "rsi"), check=False)
+        subprocess.run(manage("setup_schedules"), check=True)
+        procs.append(start("qcluster"))
+        procs.append(start("runserver", WEB, "--noreload"))
+        print(f"\nCryptoSatX is up: http://{WEB}/  (admin at /admin/; Ctrl-C stops everything)\n", flush=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("a process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
