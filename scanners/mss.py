@@ -5,10 +5,10 @@ Three phases are scored in points and normalised to 0–100, then combined with 
 
 Missing inputs (the choices SCORING.md leaves open):
 - A phase whose inputs are all missing is left out and the phase weights renormalise.
-- A phase with *some* inputs missing is normalised by the maximum points of the inputs that are
-  present (not by the phase's full maximum): the same rule as for whole phases one level down,
-  so a missing input is neither rewarded nor read as 0 — the phase value is the share of the
-  points its present inputs could earn. ``coverage`` (share of the full MSS backed by inputs
+- A phase with *some* inputs missing is normalised by the phase's full maximum: a missing input
+  earns nothing (as in the smart-money and whale scores), so a partial phase is a lower bound.
+  Normalising by the inputs present instead would let one input carry a whole phase (a listing
+  known only by a tiny FDV would score 100). ``coverage`` (share of the full MSS backed by inputs
   present: Σ phase weight × present max ÷ full max) says how much of the score is measured.
 - The accumulation bonus is an input of the validation phase (max 5) when given, but it alone
   does not make a validation phase: a spot-only listing has no futures inputs and so no
@@ -82,8 +82,8 @@ ACCUMULATION_BONUS = Tiers("≥", ((7, 5),), 0)
 @dataclass
 class PhaseScore:
     points: float
-    max_points: float  # maximum points of the inputs present: the normaliser
-    full_max: float  # maximum points with every input present (35 / 30 / 35)
+    max_points: float  # maximum points of the inputs present (how much of the phase is measurable)
+    full_max: float  # maximum points with every input present (35 / 30 / 35): the normaliser
     normalised: float  # 0–100, rounded to 0.1
     weight: float  # configured phase weight
     inputs: list[str] = field(default_factory=list)  # inputs present
@@ -151,9 +151,10 @@ def score_mss(
         points, present_max, full_max, present = _score_phase(name, snap, accumulation, reasons, missing)
         covered += weights[name] * present_max / full_max
         if present_max > 0:
-            norm = 100 * points / present_max
+            norm = 100 * points / full_max
             phases[name] = PhaseScore(points, present_max, full_max, round_score(norm), weights[name], present)
-            reasons.append(f"{name}: {fmt(points)}/{fmt(present_max)} points → {fmt(norm, 1)}/100")
+            reasons.append(f"{name}: {fmt(points)}/{fmt(full_max)} points → {fmt(norm, 1)}/100"
+                           + (f" ({fmt(present_max)} of them measurable)" if present_max < full_max else ""))
     total_weight = sum(weights[p] for p in PHASE_RULES)
     coverage = round(covered / total_weight, 4)
     scored = [p for p in PHASE_RULES if p in phases]
@@ -161,7 +162,7 @@ def score_mss(
     if not scored or used <= 0:
         return MssResult(None, None, phases, scored, coverage, reasons, missing)
     # Combine the unrounded phase values; only the final score is rounded.
-    raw = sum(weights[p] * 100 * phases[p].points / phases[p].max_points for p in scored) / used
+    raw = sum(weights[p] * 100 * phases[p].points / phases[p].full_max for p in scored) / used
     score = round_score(raw)
     direction = "LONG" if score >= alert_threshold else None
     return MssResult(score, direction, phases, scored, coverage, reasons, missing)

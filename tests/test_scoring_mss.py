@@ -95,21 +95,21 @@ def test_spot_only_listing_has_no_validation_phase():
     assert any("accumulation 8 unused" in reason for reason in r.reasons)
 
 
-def test_partial_phase_is_normalised_by_the_inputs_present():
-    # Discovery without circulating share: (13 + 10) / (15 + 12) = 85.19; the only phase.
+def test_a_partial_phase_is_normalised_by_its_full_maximum():
+    # Discovery without circulating share: (13 + 10) / 35 = 65.71; the missing share earns nothing.
     r = score_mss(snap(fdv=8e6, age_hours=30))
     assert r.phases["discovery"].max_points == 27 and r.phases["discovery"].full_max == 35
-    assert r.phases["discovery"].normalised == 85.2
-    assert r.score == 85.2
+    assert r.phases["discovery"].normalised == 65.7
+    assert r.score == 65.7
     assert r.coverage == 0.27  # 0.35 × 27/35
     assert "circulating_share_pct" in r.missing
 
 
-def test_missing_accumulation_shrinks_the_validation_maximum():
-    # OI 7 + funding 8 + ratio 7 = 22 of 30 (the bonus's 5 is not counted) → 73.33
+def test_a_missing_accumulation_earns_no_bonus_but_keeps_the_validation_maximum():
+    # OI 7 + funding 8 + ratio 7 = 22 of 35 (the bonus's 5 cannot be earned) → 62.86
     r = score_mss(snap(**FUTURES))
-    assert r.phases["validation"].max_points == 30
-    assert r.phases["validation"].normalised == 73.3
+    assert r.phases["validation"].max_points == 30 and r.phases["validation"].full_max == 35
+    assert r.phases["validation"].normalised == 62.9
     assert "accumulation" in r.missing
     assert r.coverage == 0.3  # 0.35 × 30/35
 
@@ -121,16 +121,16 @@ def test_nothing_to_score():
 
 
 def test_direction_follows_the_alert_threshold():
-    r = score_mss(snap(fdv=4e6))  # 15/15 → 100
+    r = score_mss(snap(fdv=4e6, age_hours=10, circulating_share_pct=15))  # 15 + 12 + 8 = 35/35 → 100
     assert r.score == 100 and r.direction == "LONG"
-    assert score_mss(snap(fdv=4e6), alert_threshold=100.1).direction is None
-    assert score_mss(snap(fdv=30e6)).direction is None  # 6/15 → 40
+    assert score_mss(snap(fdv=4e6, age_hours=10, circulating_share_pct=15), alert_threshold=100.1).direction is None
+    assert score_mss(snap(fdv=4e6)).direction is None  # 15/35 → 42.9: one good input is not a gem
 
 
 def test_custom_weights_and_bad_weights():
-    # discovery: FDV 4M → 15/15 = 100; social: AltRank 600 → 1/10 = 10
+    # discovery: FDV 4M → 15/35 = 42.86; social: AltRank 600 → 1/30 = 3.33
     r = score_mss(snap(fdv=4e6, alt_rank=600), weights={"discovery": 0.5, "social": 0.5})
-    assert r.score == 55.0  # (0.5 × 100 + 0.5 × 10) / 1.0
+    assert r.score == 23.1  # (0.5 × 42.857 + 0.5 × 3.333) / 1.0 = 23.10
     with pytest.raises(ValueError):
         score_mss(snap(fdv=4e6), weights={"discovery": -1})
     with pytest.raises(ValueError):
