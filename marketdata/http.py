@@ -34,12 +34,14 @@ class RequestStats:
     errors: int = 0
     ok: int = 0  # answers that parsed
     statuses: dict[str, int] = field(default_factory=dict)
+    buckets: dict[str, int] = field(default_factory=dict)  # calls per capped endpoint group
+    round_trips: list[float] = field(default_factory=list)  # seconds per answered request (benchmarks)
     simulated: bool = False
     last_error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "weight": self.weight, "retries": self.retries,
-                "errors": self.errors, "statuses": dict(self.statuses)}
+                "errors": self.errors, "statuses": dict(self.statuses), "buckets": dict(self.buckets)}
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -138,8 +140,11 @@ class ServiceClient:
 
     async def _get_once(self, path: str, params: dict[str, Any] | None, weight: int, bucket: str | None) -> Any:
         await self.governor.acquire(weight, bucket)
+        if bucket:
+            self.stats.buckets[bucket] = self.stats.buckets.get(bucket, 0) + 1
         self.stats.requests += 1
         self.stats.weight += weight
+        sent = time.monotonic()
         try:
             response = await self._client.get(path, params=params)
         except httpx.TimeoutException as exc:
@@ -148,6 +153,7 @@ class ServiceClient:
             raise RetryableError(f"transport error on {path}: {type(exc).__name__} {exc}", service=self.service) from exc
         finally:
             self.governor.release()
+        self.stats.round_trips.append(time.monotonic() - sent)
         status = response.status_code
         self.stats.statuses[str(status)] = self.stats.statuses.get(str(status), 0) + 1
         if response.headers.get(SIMULATOR_HEADER):

@@ -13,17 +13,35 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone as djtz
 
+from .binance_futures import BinanceFutures
 from .binance_spot import BinanceSpot
+from .coingecko import CoinGecko
 from .governor import Limits, governor_for
 from .http import ServiceClient
+from .lunarcrush import LunarCrush
 from .models import DataSource
 
 
-def _service_config() -> dict[str, tuple[str, Limits]]:
+ALL_SERVICES = ("binance_spot", "binance_futures", "coingecko", "lunarcrush")
+
+
+def _service_config() -> dict[str, tuple[str, Limits, dict[str, str]]]:
+    """service -> (base URL, limits, headers). Limits per APIS.md, as settings so they can be tuned."""
     window = settings.BINANCE_WEIGHT_WINDOW_SECONDS
+    five_min = window * 5  # the futures request caps are per 5 minutes
+    cg_headers = {"x-cg-demo-api-key": settings.COINGECKO_API_KEY} if settings.COINGECKO_API_KEY else {}
+    lc_headers = {"Authorization": f"Bearer {settings.LUNARCRUSH_API_KEY}"} if settings.LUNARCRUSH_API_KEY else {}
     return {
         "binance_spot": (settings.BINANCE_SPOT_URL, Limits(settings.BINANCE_SPOT_WEIGHT_PER_MINUTE, window,
-                                                            "x-mbx-used-weight-1m")),
+                                                            "x-mbx-used-weight-1m"), {}),
+        "binance_futures": (settings.BINANCE_FUTURES_URL, Limits(
+            settings.BINANCE_FUTURES_WEIGHT_PER_MINUTE, window, "x-mbx-used-weight-1m",
+            buckets=(("futures_data", settings.BINANCE_FUTURES_DATA_PER_5MIN, five_min),
+                     ("funding", settings.BINANCE_FUNDING_RATE_PER_5MIN, five_min))), {}),
+        "coingecko": (settings.COINGECKO_URL, Limits(settings.COINGECKO_CALLS_PER_MINUTE, window), cg_headers),
+        "lunarcrush": (settings.LUNARCRUSH_URL, Limits(
+            settings.LUNARCRUSH_CALLS_PER_MINUTE, window,
+            buckets=(("day", settings.LUNARCRUSH_CALLS_PER_DAY, 86_400.0),)), lc_headers),
     }
 
 
@@ -32,12 +50,16 @@ class MarketDataSession:
         config = _service_config()
         self.clients: dict[str, ServiceClient] = {}
         for name in services:
-            base_url, limits = config[name]
+            base_url, limits, headers = config[name]
             self.clients[name] = ServiceClient(
                 name, base_url, governor_for(name, base_url, limits), timeout=settings.HTTP_TIMEOUT_SECONDS,
                 max_retries=settings.HTTP_MAX_RETRIES, max_connections=settings.PARALLEL_MAX_CONCURRENT,
-                backoff_base=settings.HTTP_BACKOFF_SECONDS)
-        self.spot = BinanceSpot(self.clients["binance_spot"]) if "binance_spot" in self.clients else None
+                backoff_base=settings.HTTP_BACKOFF_SECONDS, headers=headers)
+        get = self.clients.get
+        self.spot = BinanceSpot(get("binance_spot")) if get("binance_spot") else None
+        self.futures = BinanceFutures(get("binance_futures")) if get("binance_futures") else None
+        self.coingecko = CoinGecko(get("coingecko")) if get("coingecko") else None
+        self.lunarcrush = LunarCrush(get("lunarcrush")) if get("lunarcrush") else None
 
     async def __aenter__(self) -> "MarketDataSession":
         await sync_to_async(self.restore_bans)()

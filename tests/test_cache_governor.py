@@ -1,0 +1,127 @@
+"""SmartCache levels and staleness, and the governor's buckets and quotas, on a fake clock."""
+import asyncio
+
+import pytest
+
+from marketdata.cache import SmartCache
+from marketdata.errors import HostBannedError
+from marketdata.governor import Governor, Limits
+
+
+class Clock:
+    def __init__(self, t=1_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def run(coro_fn):
+    return asyncio.run(coro_fn())
+
+
+def counter():
+    calls = {"n": 0}
+
+    async def fetch():
+        calls["n"] += 1
+        return f"v{calls['n']}"
+    return calls, fetch
+
+
+def test_a_fresh_value_is_served_from_l1_without_fetching():
+    clock, (calls, fetch) = Clock(), counter()
+    cache = SmartCache(clock=clock)
+
+    async def go():
+        first = await cache.get("k", fetch, ttl=60, max_stale=300)
+        clock.t += 30
+        second = await cache.get("k", fetch, ttl=60, max_stale=300)
+        return first, second
+    first, second = run(go)
+    assert (first.value, first.level, first.fresh) == ("v1", "origin", True)
+    assert (second.value, second.level, second.fresh) == ("v1", "L1", True)
+    assert calls["n"] == 1
+
+
+def test_a_stale_value_is_served_marked_stale_while_one_refresh_runs():
+    clock, (calls, fetch) = Clock(), counter()
+    cache = SmartCache(clock=clock)
+
+    async def go():
+        await cache.get("k", fetch, ttl=60, max_stale=300)
+        clock.t += 120
+        stale = [await cache.get("k", fetch, ttl=60, max_stale=300) for _ in range(3)]
+        await cache.drain()
+        after = await cache.get("k", fetch, ttl=60, max_stale=300)
+        return stale, after
+    stale, after = run(go)
+    assert all(s.value == "v1" and not s.fresh for s in stale)
+    assert calls["n"] == 2  # one background refresh, not three
+    assert after.value == "v2" and after.fresh
+
+
+def test_a_value_past_its_staleness_limit_is_never_served():
+    clock, (calls, fetch) = Clock(), counter()
+    cache = SmartCache(clock=clock)
+
+    async def go():
+        await cache.get("k", fetch, ttl=60, max_stale=300)
+        clock.t += 301
+        return await cache.get("k", fetch, ttl=60, max_stale=300)
+    got = run(go)
+    assert got.value == "v2" and got.fresh and got.level == "origin"
+
+
+@pytest.mark.django_db
+def test_l2_shares_a_value_between_processes():
+    clock, (calls, fetch) = Clock(), counter()
+    one, other = SmartCache(clock=clock), SmartCache(clock=clock)  # two processes' L1s, one Django cache
+
+    async def go():
+        await one.get("shared", fetch, ttl=60, max_stale=300, level="L2")
+        return await other.get("shared", fetch, ttl=60, max_stale=300, level="L2")
+    got = run(go)
+    assert got.value == "v1" and got.level == "L2" and calls["n"] == 1
+
+
+def test_a_request_bucket_holds_requests_until_its_window_refills():
+    clock = Clock(3000.0)  # a window boundary
+    gov = Governor("fut", Limits(2400, 60, buckets=(("futures_data", 10, 300),), safety=1.0), clock=clock)
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+        clock.t += seconds
+
+    async def go():
+        original = asyncio.sleep
+        asyncio.sleep = fake_sleep
+        try:
+            for _ in range(12):
+                await gov.acquire(0, "futures_data")
+        finally:
+            asyncio.sleep = original
+    run(go)
+    assert gov.buckets["futures_data"].used == 2  # ten in the first window, two in the next
+    assert sum(slept) == pytest.approx(300, abs=0.1)
+
+
+def test_a_quota_at_zero_pauses_until_its_reset():
+    clock = Clock()
+    gov = Governor("lc", Limits(10, 60), clock=clock)
+    gov.observe_quota(0, clock.t + 42)
+    assert gov.paused_until == clock.t + 42
+    gov.observe_quota(3, clock.t + 99)  # calls left: no pause
+    assert gov.paused_until == clock.t + 42
+
+
+def test_a_ban_refuses_without_sending():
+    clock = Clock()
+    gov = Governor("spot", Limits(6000, 60), clock=clock)
+    gov.ban(120)
+    with pytest.raises(HostBannedError):
+        run(lambda: gov.acquire(1))
+    clock.t += 121
+    run(lambda: gov.acquire(1))
+    assert gov.used == 1
