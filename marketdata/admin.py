@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Candle, Coin, DataSource
+from .models import Candle, Coin, DataSource, MetricPoint
 
 
 @admin.register(Coin)
@@ -25,3 +25,13 @@ class CandleAdmin(admin.ModelAdmin):
 class DataSourceAdmin(admin.ModelAdmin):
     list_display = ["name", "base_url", "simulated", "last_success_at", "last_error_at", "last_error"]
     readonly_fields = ["name", "base_url", "simulated", "last_success_at", "last_error_at", "last_error"]
+
+
+@admin.register(MetricPoint)
+class MetricPointAdmin(admin.ModelAdmin):
+    list_display = ["coin", "metric", "at", "value", "source"]
+    list_filter = ["metric", "source"]
+    search_fields = ["coin__symbol"]
+    list_select_related = ["coin"]
+    raw_id_fields = ["coin"]
+    show_full_result_count = False

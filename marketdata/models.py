@@ -71,3 +71,23 @@ class DataSource(models.Model):
 def data_is_simulated() -> bool:
     """True when any source's latest answer came from the simulator (pages and alerts then say so)."""
     return DataSource.objects.filter(simulated=True).exists()
+
+
+class MetricPoint(models.Model):
+    """The archive (cache level 3) of every non-candle number a scanner reads: funding, open
+    interest, long/short ratios, social and supply data, each at the time the service says it was
+    measured. Binance keeps open interest and the ratios for 30 days only; this keeps them as long as
+    we like, and lets the backtester and the look-ahead check rebuild any past snapshot."""
+
+    coin = models.ForeignKey(Coin, on_delete=models.CASCADE, related_name="metrics")
+    metric = models.CharField(max_length=40)
+    at = models.DateTimeField()
+    value = models.FloatField()
+    source = models.CharField(max_length=24)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["coin", "metric", "at"], name="metricpoint_unique")]
+        indexes = [models.Index(fields=["metric", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.coin_id} {self.metric}@{self.at:%Y-%m-%d %H:%M} = {self.value}"
