@@ -1,28 +1,50 @@
-"""The scan engine: fetch what a scanner needs concurrently, score each coin, store the run.
+"""The scan engine: plan, gather (scanners.gather), score (scanners.pipeline), store.
 
-Per-coin failures are stored on the run and do not fail the scan; a ban or a failed universe
-request fails it (status `failed`, with the error).
+`run_scan("all")` fetches what every scanner needs once and scores them all; a single scanner
+fetches only its own needs. Per-coin failures are stored on the run and do not fail the scan; a
+ban or a failed universe request fails it (status `failed`, with the error).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from marketdata.archive import latest_open_times, store_closed_klines, sync_coins
-from marketdata.binance_spot import SymbolInfo, ms_to_dt
+from marketdata.archive import store_metrics, sync_coins
+from marketdata.binance_spot import SymbolInfo
+from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
-from marketdata.models import Coin
+from marketdata.models import MetricPoint
 from marketdata.session import MarketDataSession
 
-from .models import ScanResult, ScanRun
-from .rsi import RSI_HISTORY_CANDLES, RsiResult, score_rsi
+from .coindata import CoinData, utc_ms
+from .gather import Gathered, gather
+from .models import ScanRun
+from .pipeline import SCANNERS, Thresholds, score_universe
+from .store import save_results, update_unified
 
 log = logging.getLogger(__name__)
+
+# command-line scanner -> the scanners it runs (whale activity and volume spike ride with smart money)
+SCAN_GROUPS = {
+    "rsi": ("rsi",),
+    "smart_money": ("smart_money", "whale", "volume_spike"),
+    "mss": ("mss",),
+    "social": ("social",),
+    "all": SCANNERS,
+}
+NEEDS = {
+    "rsi": {"klines"}, "volume_spike": {"klines"}, "social": {"social"},
+    "smart_money": {"klines", "funding", "social"},
+    "whale": {"funding", "oi", "shortlist"},
+    "mss": {"klines", "funding", "social", "coingecko", "oi", "shortlist"},
+}
+SERVICES_FOR = {"klines": "binance_spot", "funding": "binance_futures", "oi": "binance_futures",
+                "shortlist": "binance_futures", "social": "lunarcrush", "coingecko": "coingecko"}
 
 
 class UnknownSymbolsError(ValueError):
@@ -43,67 +65,84 @@ def _select(infos: list[SymbolInfo], symbols: list[str] | None) -> list[SymbolIn
     return universe[: settings.SCAN_MAX_COINS] if settings.SCAN_MAX_COINS else universe
 
 
-def _save_result(run: ScanRun, coin: Coin, res: RsiResult, interval: str) -> ScanResult:
-    return ScanResult.objects.create(
-        run=run, coin=coin, scanner="rsi", score=res.score, scores={"rsi": res.rsi, "technical": res.score},
-        signal=res.signal or "", direction=res.direction or "", reasons=res.reasons, missing=res.missing,
-        inputs={"closes": {"source": f"binance_spot klines {interval}", "candles": res.candles_used,
-                           "as_of": res.candle_close_time.isoformat() if res.candle_close_time else None}},
-        data_as_of=res.candle_close_time)
+def thresholds() -> Thresholds:
+    from signals.models import ScoringConfig
+
+    c = ScoringConfig.current()
+    return Thresholds(c.accumulation_threshold, c.distribution_threshold, c.mss_threshold, c.rsi_oversold,
+                      c.rsi_overbought, settings.RSI_PERIOD)
 
 
-async def _rsi_scan(run: ScanRun, symbols: list[str] | None) -> None:
-    interval, period = settings.RSI_TIMEFRAME, settings.RSI_PERIOD
-    async with MarketDataSession() as md:
+def _load_coins(universe: list[SymbolInfo], explicit: bool) -> dict[str, CoinData]:
+    """CoinData for the universe, with what the archive knows that a scan cannot refetch cheaply:
+    listing times and the open interest of about 24 hours ago."""
+    coins = sync_coins(universe, universe=not explicit)
+    out = {s: CoinData(s, c.id, utc_ms(c.listed_at) if c.listed_at else None, c.has_perpetual)
+           for s, c in coins.items()}
+    by_id = {cd.coin_id: cd for cd in out.values()}
+    now = timezone.now()
+    for coin_id, at, value in MetricPoint.objects.filter(
+            coin_id__in=by_id, metric="open_interest", at__gte=now - timedelta(hours=25.5),
+            at__lte=now - timedelta(hours=22.5)).values_list("coin_id", "at", "value"):
+        by_id[coin_id].add_metric("open_interest", utc_ms(at), value)
+    return out
+
+
+async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | None) -> Gathered | None:
+    needs = set().union(*(NEEDS[s] for s in scanners))
+    services = tuple(sorted({"binance_spot"} | {SERVICES_FOR[n] for n in needs}))
+    async with MarketDataSession(services) as md:
         try:
-            universe = _select(await md.spot.exchange_info(), symbols)
-            coins = await sync_to_async(sync_coins)(universe, universe=False)
-            latest = await sync_to_async(latest_open_times)(interval)
+            info = await smart_cache.get(f"spot-info:{md.spot.http.base_url}", md.spot.exchange_info,
+                                         ttl=settings.CACHE_L2_TTL, max_stale=3600, level="L2")
+            universe = _select(info.value, symbols)
+            coins = await sync_to_async(_load_coins)(universe, bool(symbols))
+            if scanners == ("mss",):  # discovery: listings younger than 7 days only
+                coins = {s: cd for s, cd in coins.items()
+                         if cd.listed_at_ms and time.time() * 1000 - cd.listed_at_ms < 168 * 3_600_000}
+            g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins])
             run.universe_size = len(coins)
-            sem = asyncio.Semaphore(settings.PARALLEL_MAX_CONCURRENT)
-
-            async def one(coin: Coin) -> None:
-                async with sem:
-                    try:
-                        klines = await md.spot.latest_klines(coin.symbol, interval, RSI_HISTORY_CANDLES)
-                    except HostBannedError:
-                        raise
-                    except MarketDataError as exc:
-                        run.errors.append({"symbol": coin.symbol, "error": str(exc)})
-                        return
-                now_ms = int(time.time() * 1000)
-                closed = [k for k in klines if k.is_closed(now_ms)]
-                res = score_rsi(coin.symbol, [k.close for k in closed],
-                                ms_to_dt(closed[-1].close_time + 1) if closed else None, period=period,
-                                oversold=settings.RSI_OVERSOLD_THRESHOLD, overbought=settings.RSI_OVERBOUGHT_THRESHOLD)
-                await sync_to_async(store_closed_klines)(coin, interval, closed, now_ms, latest.get(coin.id))
-                await sync_to_async(_save_result)(run, coin, res, interval)
-                if res.rsi is not None:
-                    run.scored += 1
-
-            await asyncio.gather(*(one(c) for c in coins.values()))
+            await gather(md, g, needs)
+            return g
         except HostBannedError as exc:
             run.status = ScanRun.FAILED
             run.errors.append({"symbol": "*", "error": str(exc)})
+            return None
         finally:
             run.requests = md.request_stats()
             run.simulated = md.simulated
 
 
+def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...]) -> None:
+    scorable = {s: cd for s, cd in g.coins.items() if s not in g.failed}
+    snaps, outputs = score_universe(scorable, g.as_of, thresholds(), scanners)
+    started = time.monotonic()
+    store_metrics(g.new_metrics)
+    run.scored = save_results(run, g, snaps, outputs)
+    update_unified(run, g, snaps, outputs)
+    log.debug("stored scan %s in %.2fs", run.pk, time.monotonic() - started)
+
+
 def run_scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
-    """Run one scanner over the universe (or `symbols`) and store the ScanRun with its results."""
-    if scanner != "rsi":
-        raise ValueError(f"unknown scanner {scanner!r}")
-    run = ScanRun.objects.create(scanner=scanner, parameters={"symbols": symbols or [], "timeframe": settings.RSI_TIMEFRAME})
+    """Run a scanner (or "all") over the universe (or `symbols`) and store the run with its results."""
+    if scanner not in SCAN_GROUPS:
+        raise ValueError(f"unknown scanner {scanner!r}; one of {', '.join(SCAN_GROUPS)}")
+    scanners = SCAN_GROUPS[scanner]
+    run = ScanRun.objects.create(scanner=scanner, parameters={"symbols": symbols or [], "scanners": list(scanners)})
     try:
         # async_to_sync runs thread-sensitive DB calls back on this thread and its connection.
-        async_to_sync(_rsi_scan)(run, symbols)
+        g = async_to_sync(_scan)(run, scanners, symbols)
     except UnknownSymbolsError:
         run.delete()
         raise
     except MarketDataError as exc:
+        g = None
         run.status = ScanRun.FAILED
         run.errors.append({"symbol": "*", "error": str(exc)})
+    if g is not None:
+        run.errors.extend(g.errors)
+        run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times})
+        _score_and_store(run, g, scanners)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED
     run.finished_at = timezone.now()

@@ -10,7 +10,7 @@ import talib
 
 # Wilder's smoothing forgets its seed slowly; SCORING.md asks for 500+ candles so that the value
 # agrees with RSI over the coin's whole history to within 0.01 (tests/test_rsi.py measures it).
-RSI_HISTORY_CANDLES = 1000
+RSI_HISTORY_CANDLES = 500
 OVERSOLD, OVERBOUGHT = "oversold", "overbought"
 
 

@@ -58,7 +58,7 @@ def main() -> int:
         procs.append(start("marketsim", "--port", SIM_PORT))
         wait_for(f"http://127.0.0.1:{SIM_PORT}/sim/health")
         subprocess.run(manage("backfill", "--days", "90"), check=True)
-        subprocess.run(manage("scan", "rsi"), check=False)
+        subprocess.run(manage("scan", "all"), check=False)
         subprocess.run(manage("setup_schedules"), check=True)
         procs.append(start("qcluster"))
         procs.append(start("runserver", WEB, "--noreload"))

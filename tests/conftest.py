@@ -5,8 +5,17 @@ from marketdata.governor import reset_governors
 
 @pytest.fixture(autouse=True)
 def fresh_governors():
-    """Each test starts with no remembered rate-limit state."""
+    """Each test starts with no remembered rate-limit state and empty caches (a later test's
+    server may reuse an earlier one's port)."""
+    from django.core.cache import cache
+
+    from marketdata.cache import smart_cache
+    from scanners.gather import forget_candles
+
     reset_governors()
+    smart_cache.clear()
+    cache.clear()
+    forget_candles()
     yield
     reset_governors()
 
@@ -27,7 +36,15 @@ def point_spot_at(settings, base_url: str, *, weight: int = 6000, window: float 
     settings.HTTP_BACKOFF_SECONDS = 0.01
 
 
+def point_all_at(settings, base_url: str, *, window: float = 60) -> None:
+    """Every outside service at one simulator."""
+    point_spot_at(settings, base_url, window=window)
+    settings.BINANCE_FUTURES_URL = base_url
+    settings.COINGECKO_URL = f"{base_url}/coingecko/api/v3"
+    settings.LUNARCRUSH_URL = f"{base_url}/lunarcrush/api4"
+
+
 @pytest.fixture
 def sim_settings(settings, sim):
-    point_spot_at(settings, sim.base_url)
+    point_all_at(settings, sim.base_url)
     return settings

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from scanners.rsi import score_rsi, technical_score, wilder_rsi
+from scanners.rsi import RSI_HISTORY_CANDLES, score_rsi, technical_score, wilder_rsi
 
 # The 14-period RSI worked example published by StockCharts (ChartSchool, "Relative Strength
 # Index"), computed there by hand in a spreadsheet: closes and the RSI printed beside each.
@@ -41,12 +41,12 @@ def test_it_agrees_with_wilders_method_written_by_hand_to_1e_6():
     assert list(wilder_rsi(CLOSES)[14:]) == pytest.approx(hand_rsi(CLOSES), abs=1e-6)
 
 
-def test_1000_candles_give_the_rsi_of_the_whole_history_within_0_01():
-    # A long random walk: the value from the last 1000 closes must match the value from all of them.
+def test_the_scans_500_candles_give_the_rsi_of_the_whole_history_within_0_01():
+    # A long random walk: the value from the last 500 closes must match the value from all of them.
     rng = np.random.default_rng(7)
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 20_000)))
     full = wilder_rsi(closes)[-1]
-    assert abs(wilder_rsi(closes[-1000:])[-1] - full) < 0.01
+    assert abs(wilder_rsi(closes[-RSI_HISTORY_CANDLES:])[-1] - full) < 0.01
 
 
 def test_technical_score_is_linear_between_20_and_80():

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
 # scanner -> the settings key of its interval in hours
-SCAN_SCHEDULES = {"rsi": "RSI_SCREENER_INTERVAL_HOURS"}
+SCAN_SCHEDULES = {"smart_money": "SMART_MONEY_INTERVAL_HOURS", "mss": "MSS_DISCOVERY_INTERVAL_HOURS",
+                  "rsi": "RSI_SCREENER_INTERVAL_HOURS", "social": "LUNARCRUSH_INTERVAL_HOURS"}
 
 
 class Command(BaseCommand):

@@ -1,0 +1,92 @@
+"""Writing a scan's outcome: one ScanResult per coin and scanner, and the coins' unified scores."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from django.conf import settings
+from django.db import transaction
+
+from signals.models import ScoringConfig, UnifiedScore
+
+from .coindata import CoinData, utc_ms
+from .models import ScanResult, ScanRun
+from .pipeline import ScannerOutput, risk_level, unify
+from .snapshot import CoinSnapshot
+
+CANDLE_INPUTS = ("last_close", "pct_4h", "pct_24h", "buy_pressure_pct", "quote_volume_24h",
+                 "avg_daily_quote_volume_7d", "volume_change_24h_pct")
+METRIC_INPUTS = {"funding_pct": "funding_pct", "top_trader_position_ratio": "top_position_ratio",
+                 "social_volume_24h": "social_volume_24h", "galaxy_score": "galaxy_score",
+                 "galaxy_score_previous": "galaxy_score_previous", "alt_rank": "alt_rank",
+                 "alt_rank_previous": "alt_rank_previous", "sentiment": "sentiment", "fdv": "fdv",
+                 "circulating_share_pct": "circulating_share_pct", "oi_change_24h_pct": "open_interest",
+                 "futures_taker_buy_share_pct": "futures_taker_buy_vol"}
+
+
+def scanner_max_age() -> dict[str, timedelta]:
+    """A scanner's last result still counts in the unified score for two of its intervals."""
+    hours = {"rsi": settings.RSI_SCREENER_INTERVAL_HOURS, "smart_money": settings.SMART_MONEY_INTERVAL_HOURS,
+             "whale": settings.SMART_MONEY_INTERVAL_HOURS, "volume_spike": settings.SMART_MONEY_INTERVAL_HOURS,
+             "mss": settings.MSS_DISCOVERY_INTERVAL_HOURS, "social": settings.LUNARCRUSH_INTERVAL_HOURS}
+    return {k: timedelta(hours=2 * v) for k, v in hours.items()}
+
+
+def snapshot_inputs(cd: CoinData, snap: CoinSnapshot) -> dict[str, dict]:
+    """Every input a scanner could read, with the time its data were measured (None = missing)."""
+    as_of_ms = utc_ms(snap.as_of)
+    candle_time = snap.candle_close_time.isoformat() if snap.candle_close_time else None
+    out = {name: {"value": getattr(snap, name), "as_of": candle_time} for name in CANDLE_INPUTS}
+    for name, metric in METRIC_INPUTS.items():
+        point = cd.value_at(metric, as_of_ms)
+        out[name] = {"value": getattr(snap, name),
+                     "as_of": datetime.fromtimestamp(point[0] / 1000, tz=timezone.utc).isoformat() if point else None}
+    out["social_activity_pct"] = {"value": snap.social_activity_pct, "as_of": out["social_volume_24h"]["as_of"]}
+    out["age_hours"] = {"value": snap.age_hours, "as_of": snap.as_of.isoformat()}
+    return out
+
+
+def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]) -> int:
+    rows, scored = [], 0
+    for symbol, per_scanner in outputs.items():
+        cd, snap = g.coins[symbol], snaps[symbol]
+        inputs = snapshot_inputs(cd, snap)
+        if any(o.score is not None for o in per_scanner.values()):
+            scored += 1
+        for scanner, o in per_scanner.items():
+            rows.append(ScanResult(run=run, coin_id=cd.coin_id, scanner=scanner, score=o.score, scores=o.scores,
+                                   signal=o.signal, direction=o.direction, reasons=o.reasons, missing=o.missing,
+                                   inputs={**inputs, **({"detail": o.detail} if o.detail else {})},
+                                   data_as_of=snap.candle_close_time))
+    ScanResult.objects.bulk_create(rows, batch_size=500)
+    return scored
+
+
+def update_unified(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]) -> None:
+    """Each scanned coin's unified score from this run's scanners and the still-fresh results of
+    the others (kept on the coin's previous unified score)."""
+    config = ScoringConfig.current()
+    now = g.as_of
+    max_age = scanner_max_age()
+    ids = {g.coins[s].coin_id: s for s in outputs}
+    previous = {u.coin_id: u.components for u in UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True)}
+    rows = []
+    for coin_id, symbol in ids.items():
+        components = {name: c for name, c in (previous.get(coin_id) or {}).items()
+                      if name in max_age and now - datetime.fromisoformat(c["as_of"]) <= max_age[name]}
+        for scanner, o in outputs[symbol].items():
+            components[scanner] = {"scores": o.scores, "as_of": now.isoformat(), "run": run.pk}
+        result = unify({k: v["scores"] for k, v in components.items()}, config.weights, config.tier_thresholds,
+                       config.min_confirmations_tier1)
+        snap = snaps[symbol]
+        cv = result.cross_validation
+        rows.append(UnifiedScore(
+            coin_id=coin_id, run=run, computed_at=now, data_as_of=snap.candle_close_time,
+            unified_score=result.unified_score, tier=result.tier or "", label=result.label or "",
+            tier_demoted=result.tier_demoted, action=cv.action, confidence=cv.confidence, coverage=result.coverage,
+            confirmations=cv.confirmations, agreeing_scanners=cv.agreeing_scanners,
+            breakdown={k: vars(b) for k, b in result.breakdown.items()}, components=components,
+            missing=result.missing, reasons=result.reasons,
+            risk_level=risk_level(snap.age_hours, snap.pct_24h, result.coverage)))
+    with transaction.atomic():
+        UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).update(is_latest=False)
+        UnifiedScore.objects.bulk_create(rows, batch_size=500)
