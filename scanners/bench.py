@@ -1,0 +1,134 @@
+"""`manage.py benchmark scan`: a full scan of N coins against a simulator with real latency and
+limits, measured against the floor those limits set (docs/performance.md)."""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# service -> [(what, limit, window seconds)] — the services' real limits (APIS.md), not our 90% budgets
+LIMITS = {
+    "binance_spot": [("weight", 6000, 60)],
+    "binance_futures": [("weight", 2400, 60), ("futures_data", 1000, 300), ("funding", 500, 300)],
+    "coingecko": [("calls", 30, 60)],
+    "lunarcrush": [("calls", 10, 60)],
+}
+
+
+def start_simulator(coins: int, latency_ms: int, jitter_ms: int) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "marketsim", "--port", "0", "--coins", str(coins),
+         "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    line = proc.stdout.readline()
+    if "http://" not in line:
+        proc.kill()
+        raise RuntimeError(f"the simulator did not start: {line!r}")
+    url = line.strip().split()[-1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/sim/health", timeout=2)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the simulator did not answer /sim/health")
+
+
+def run_outer(coins: int, latency_ms: int, jitter_ms: int, database_url: str | None) -> str:
+    """Start a simulator and a fresh process with its own database, and return its JSON line."""
+    sim, url = start_simulator(coins, latency_ms, jitter_ms)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
+                   "SIMULATOR_URL": url, "BINANCE_SPOT_URL": url, "BINANCE_FUTURES_URL": url,
+                   "COINGECKO_URL": f"{url}/coingecko/api/v3", "LUNARCRUSH_URL": f"{url}/lunarcrush/api4",
+                   "LOG_LEVEL": "WARNING"}
+            out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "benchmark", "scan", "--inner",
+                                  "--coins", str(coins)], env=env, capture_output=True, text=True, timeout=900)
+            if out.returncode != 0:
+                raise RuntimeError(f"the measured process failed:\n{out.stderr[-3000:]}")
+            return out.stdout.strip().splitlines()[-1]
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+
+
+def median_round_trip(url: str, n: int = 20) -> float:
+    """The simulator's round trip without load (a ping, weight 1): the latency the floor is made of."""
+    with httpx.Client() as client:
+        samples = []
+        for _ in range(n):
+            started = time.monotonic()
+            client.get(f"{url}/api/v3/ping")
+            samples.append(time.monotonic() - started)
+    return statistics.median(samples)
+
+
+def spent(run) -> dict[str, dict[str, int]]:
+    """What the run spent of each limit: weight per service, and calls for the call-counted ones."""
+    out: dict[str, dict[str, int]] = {}
+    for service, stats in run.requests.items():
+        out[service] = {"weight": stats["weight"], "calls": stats["requests"], **stats.get("buckets", {})}
+    return out
+
+
+def budget_floor(used: dict[str, dict[str, int]]) -> float:
+    """For each limit, what the plan spends beyond one window's budget ÷ the budget's refill rate."""
+    worst = 0.0
+    for service, limits in LIMITS.items():
+        for what, limit, window in limits:
+            amount = used.get(service, {}).get(what, 0)
+            worst = max(worst, max(0, amount - limit) / (limit / window))
+    return worst
+
+
+def run_inner(coins: int) -> dict:
+    from django.core.management import call_command
+
+    from marketdata.cache import smart_cache
+    from scanners.engine import run_scan
+    from scanners.gather import forget_candles
+
+    call_command("migrate", verbosity=0)
+    rtt = median_round_trip(settings.BINANCE_SPOT_URL)
+    started = time.monotonic()
+    cold = run_scan("all")
+    wall = time.monotonic() - started
+    smart_cache.clear()  # the next hour: bulk data have expired, candles and archive stay warm
+    started = time.monotonic()
+    warm = run_scan("all")
+    warm_wall = time.monotonic() - started
+    forget_candles()
+    requests = sum(s["requests"] for s in cold.requests.values())
+    statuses: dict[str, int] = {}
+    for s in cold.requests.values():
+        for code, n in s["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    latency_floor = requests / settings.PARALLEL_MAX_CONCURRENT * rtt
+    floor = max(latency_floor, budget_floor(spent(cold)))
+    return {
+        "coins": cold.universe_size, "requests": requests,
+        "requests_by_host": {k: v["requests"] for k, v in cold.requests.items()},
+        "weight_by_host": {k: v["weight"] for k, v in cold.requests.items()},
+        "wall_seconds": round(wall, 3), "floor_seconds": round(floor, 3),
+        "latency_floor_seconds": round(latency_floor, 3), "median_round_trip_ms": round(rtt * 1000, 1),
+        "ratio_to_floor": round(wall / floor, 3) if floor else None,
+        "warm_wall_seconds": round(warm_wall, 3), "warm_requests": sum(s["requests"] for s in warm.requests.values()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "errors": len(cold.errors), "coverage": round(cold.coverage or 0, 4),
+        "shortlist": len(cold.parameters.get("shortlist", [])),
+        "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
+        "status": cold.status, "warm_status": warm.status,
+    }

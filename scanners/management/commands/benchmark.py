@@ -1,0 +1,30 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from scanners import bench
+
+
+class Command(BaseCommand):
+    help = ("Benchmarks that print one JSON object. `benchmark scan --coins N`: a cold and a warm full scan "
+            "against a simulator started with real limits and 100±30 ms latency, compared with the floor.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("what", choices=["scan"])
+        parser.add_argument("--coins", type=int, default=500)
+        parser.add_argument("--latency-ms", type=int, default=100)
+        parser.add_argument("--jitter-ms", type=int, default=30)
+        parser.add_argument("--database-url", default=None, help="Measure on this database (default: a temporary SQLite).")
+        parser.add_argument("--json", action="store_true", help="Print only the JSON object (the default output too).")
+        parser.add_argument("--inner", action="store_true", help="Internal: the measured process.")
+
+    def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
+        if not 1 <= coins <= 5000:
+            raise CommandError("--coins must be between 1 and 5000.")
+        if inner:
+            self.stdout.write(json.dumps(bench.run_inner(coins)))
+            return
+        try:
+            self.stdout.write(bench.run_outer(coins, latency_ms, jitter_ms, database_url))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
