@@ -84,6 +84,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served from our own static files, no CDN
     "django_q",
     "cryptosatx",
     "marketdata",
@@ -169,10 +172,29 @@ LOGGING = {
 }
 
 REST_FRAMEWORK = {
+    # Token first: an API client without credentials gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Reading is public (a single-user install shows its dashboard to anyone); writing needs a login.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CryptoSatX API",
+    "DESCRIPTION": "Unified ranking, per-coin scanner results and scan runs. Reading is public; "
+                   "nothing here is financial advice. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Offline docs: Swagger UI from drf-spectacular-sidecar's static files, no online validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the choices are their own names; listing them twice is noise
 }
 
 # --- django-q2: the ORM broker keeps receipts, so a dead worker's task is retried. ---

@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from scanners import views as scanner_views
 
 urlpatterns = [
     path("", scanner_views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("api/", include("cryptosatx.api.urls")),
 ]

@@ -1,0 +1,21 @@
+"""/api/… routes. Paths have no trailing slash, as the plan writes them."""
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views.auth import MeView, TokenView
+from .views.coins import CoinDetailView
+from .views.ranking import UnifiedRankingView
+from .views.scans import ScanDetailView, ScanListView
+
+app_name = "api"
+
+urlpatterns = [
+    path("scan/unified-ranking", UnifiedRankingView.as_view(), name="unified-ranking"),
+    path("coins/<str:symbol>", CoinDetailView.as_view(), name="coin-detail"),
+    path("scans", ScanListView.as_view(), name="scan-list"),
+    path("scans/<int:pk>", ScanDetailView.as_view(), name="scan-detail"),
+    path("auth/token", TokenView.as_view(), name="auth-token"),
+    path("auth/me", MeView.as_view(), name="auth-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
