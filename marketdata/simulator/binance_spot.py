@@ -73,6 +73,11 @@ def _symbols(req: Request) -> list[str] | None:
     return names
 
 
+def internal_error(status: int) -> dict:
+    """Binance's body for a 5xx (the injected faults use it)."""
+    return {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}
+
+
 def _handler(fn: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
     """Turn parameter and market errors into Binance's 400 error bodies."""
     def wrapped(req: Request) -> Reply:
@@ -100,7 +105,7 @@ def install(sim: "SimulatorServer") -> None:
                      {"Retry-After": str(d.retry_after)})
 
     limiter = WeightLimiter(sim.weight_limit, window, sim.ban_after, sim.clock)
-    sim.add_service(Service(SERVICE, limiter, USAGE_HEADER, reject))
+    sim.add_service(Service(SERVICE, limiter, USAGE_HEADER, reject, error_body=internal_error))
 
     def symbol_info(x: Instrument, now_h: int) -> dict:
         status = x.status(now_h)
@@ -194,7 +199,7 @@ def install(sim: "SimulatorServer") -> None:
         if start is not None and end is not None and start > end:
             raise ParamError(-1023, "Start time is greater than end time.")
         assert symbol is not None  # required=True
-        return Reply(200, market.klines(symbol, interval, start, end, limit))
+        return Reply(200, market.klines_json(symbol, interval, start, end, limit))
 
     def add(path: str, fn: Callable[[Request], Reply], weight: int | Callable[[Request], int]) -> None:
         sim.add_route("GET", path, Route(SERVICE, fn, weight))

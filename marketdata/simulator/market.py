@@ -6,6 +6,7 @@ clock follows real time by default and can be injected.
 """
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -14,15 +15,10 @@ from typing import Callable
 
 import numpy as np
 
+from .episodes import DEFAULT_PARAMS, EpisodeParams
+from .klines import DAY_MS, SERVED_HOURS, VALID_INTERVALS, KlineBook  # noqa: F401 (re-exported)
 from .paths import FIELDS, Block, block_end_state, generate_block, partial_candle
 from .universe import BLOCK_H, HOUR_MS, ORIGIN_H, Instrument, Universe, hour_ms, hour_of
-
-DAY_MS = 24 * HOUR_MS
-VALID_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d",
-                   "3d", "1w", "1M")
-SERVED_HOURS = {"1h": 1, "2h": 2, "4h": 4, "6h": 6, "8h": 8, "12h": 12, "1d": 24, "3d": 72,
-                "1w": 168}
-WEEK_OFFSET_MS = 4 * DAY_MS  # 1970-01-05 was a Monday; Binance weeks start Monday 00:00 UTC
 
 
 class MarketError(Exception):
@@ -41,17 +37,21 @@ class SimMarket:
     """Deterministic market of `n_coins` USDT pairs (+ a few cross pairs) for one seed."""
 
     def __init__(self, seed: int = 42, n_coins: int = 520,
-                 clock: Callable[[], float] = time.time, cache_blocks: int | None = None) -> None:
+                 clock: Callable[[], float] = time.time, cache_blocks: int | None = None,
+                 episodes: EpisodeParams = DEFAULT_PARAMS, cache_mb: float = 256) -> None:
         self.seed, self.n_coins, self.clock = seed, n_coins, clock
+        self.params = episodes
         self.universe = Universe(seed, n_coins)
         self._lock = threading.RLock()
         # Recent blocks of every coin fit in the LRU; older ones are regenerated on demand.
         self._cap = cache_blocks or 2 * (n_coins + len(self.universe.cross)) + 64
         self._blocks: OrderedDict[tuple[int, int], Block] = OrderedDict()
         self._states: dict[int, list[tuple[float, int]]] = {}  # per coin, per block since listing
+        self._extremes: dict[int, list[tuple[float, int, float, int]]] = {}  # same blocks
         self._mkt: dict[int, np.ndarray] = {}  # BTC's noise per block: the market factor
         self._visible: tuple[int, list[Instrument], dict[str, Instrument]] | None = None
         self._hot_from = 0
+        self.kline_book = KlineBook(self, int(cache_mb * (1 << 20)))
 
     # ---- universe -------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -87,17 +87,20 @@ class SimMarket:
         """Log price and trade id at the start of block b, walking earlier blocks as needed."""
         first = self._block_of(inst.list_h)
         states = self._states.setdefault(inst.id, [(math.log(inst.price0), 0)])
+        ext = self._extremes.setdefault(inst.id, [])
         while len(states) <= b - first:
             prev = first + len(states) - 1
             if (inst.id, prev) in self._blocks or prev >= self._hot_from:
                 blk = self._generate(inst, prev)
                 states.append((blk.end_logp, blk.end_trade_id))
+                ext.append(blk.extremes)
             else:  # cold history: only the boundary state is needed, not the candles
-                logp, tid, own = block_end_state(self.seed, inst, prev, self._mkt_for(inst, prev),
-                                                 *states[-1])
+                logp, tid, own, extremes = block_end_state(
+                    self.seed, inst, prev, self._mkt_for(inst, prev), *states[-1], self.params)
                 if inst.id == self.universe.btc().id:
                     self._mkt[prev] = own
                 states.append((logp, tid))
+                ext.append(extremes)
         return states[b - first]
 
     def _generate(self, inst: Instrument, b: int) -> Block:
@@ -107,7 +110,7 @@ class SimMarket:
             return self._blocks[key]
         mkt = self._mkt_for(inst, b)
         logp0, tid0 = self._state(inst, b)
-        blk = generate_block(self.seed, inst, b, mkt, logp0, tid0)
+        blk = generate_block(self.seed, inst, b, mkt, logp0, tid0, self.params)
         if mkt is None:
             self._mkt[b] = blk.mkt
         if b >= self._hot_from:  # keep only recent blocks; history is cheap to regenerate
@@ -141,14 +144,59 @@ class SimMarket:
         return {k: np.concatenate(v) for k, v in parts.items()}
 
     def _row(self, inst: Instrument, h: int, now_ms: int) -> dict[str, float]:
-        data = self._hours(inst, h, h, now_ms)
-        return {k: v[0].item() for k, v in data.items()}
+        """One closed hour's values, read straight from its block (no array copies)."""
+        b = self._block_of(h)
+        with self._lock:
+            self._hot_from = self._block_of(hour_of(now_ms)) - 1
+            blk = self._generate(inst, b)
+        i = h - (ORIGIN_H + b * BLOCK_H)
+        row = {k: blk.arrays[k][i].item() for k in FIELDS}
+        row["sigma"] = blk.sigma[i].item()
+        return row
 
     def _partial(self, inst: Instrument, t_ms: int, now_ms: int) -> dict[str, float]:
         """The candle of the hour containing t_ms as it stood at t_ms."""
         h = hour_of(t_ms)
         row = self._row(inst, h, now_ms)
         return partial_candle(row, row["sigma"], (t_ms - hour_ms(h)) / HOUR_MS, inst.tick)
+
+    @staticmethod
+    def open_candle(inst: Instrument, row: dict[str, float], sigma: float,
+                    now_ms: int) -> dict[str, float]:
+        """The current hour's candle so far, from that hour's final values."""
+        return partial_candle(row, sigma, (now_ms - hour_ms(hour_of(now_ms))) / HOUR_MS, inst.tick)
+
+    def extremes(self, inst: Instrument, h_hi: int, now_ms: int
+                 ) -> tuple[float, int, float, int] | None:
+        """(highest close, its hour, lowest close, its hour) over closed hours list_h..h_hi.
+
+        Older blocks contribute the summary recorded when their state was walked, so this
+        never regenerates history."""
+        h_hi = min(h_hi, self._last_hour(inst, now_ms))
+        if h_hi < inst.list_h:
+            return None
+        b = self._block_of(h_hi)
+        first = self._block_of(inst.list_h)
+        with self._lock:
+            self._state(inst, b)
+            older = list(self._extremes[inst.id][: b - first])
+        start = max(inst.list_h, ORIGIN_H + b * BLOCK_H)
+        close = self._hours(inst, start, h_hi, now_ms)["close"]
+        i, j = int(np.argmax(close)), int(np.argmin(close))
+        hi, hi_h, lo, lo_h = math.log(close[i]), start + i, math.log(close[j]), start + j
+        for mx, mx_h, mn, mn_h in older:
+            if mx > hi:
+                hi, hi_h = mx, mx_h
+            if mn < lo:
+                lo, lo_h = mn, mn_h
+        return math.exp(hi), hi_h, math.exp(lo), lo_h
+
+    def instruments_until(self, h: int) -> list[Instrument]:
+        """Every pair listed at or before hour h, including since-delisted ones."""
+        with self._lock:
+            self.universe._extend_listings(h)
+            return [x for x in self.universe.old + self.universe.cross
+                    + self.universe._listings if x.list_h <= h]
 
     def warm(self) -> int:
         """Generate every visible pair's path up to now (the slow part of a cold start)."""
@@ -168,58 +216,20 @@ class SimMarket:
     def klines(self, symbol: str, interval: str, start_ms: int | None = None,
                end_ms: int | None = None, limit: int = 500) -> list[list]:
         """Rows of GET /api/v3/klines, with Binance's startTime/endTime/limit semantics."""
-        if interval not in VALID_INTERVALS:
-            raise MarketError(-1120, "Invalid interval.")
-        if interval not in SERVED_HOURS:
-            raise MarketError(-1120, f"Invalid interval: the simulator serves 1h and above "
-                                     f"({', '.join(SERVED_HOURS)}), not {interval}.")
-        now = self.now_ms()
-        inst = self._require(symbol, now)
-        iv = SERVED_HOURS[interval] * HOUR_MS
-        off = WEEK_OFFSET_MS if interval == "1w" else 0
-        first_h, last_h = inst.list_h, self._last_hour(inst, now)
-        lo = (hour_ms(first_h) - off) // iv
-        hi = (hour_ms(last_h) - off) // iv
-        if start_ms is not None:
-            lo = max(lo, -(-(start_ms - off) // iv))  # first candle opening at or after start
-        if end_ms is not None:
-            hi = min(hi, (end_ms - off) // iv)
-        if start_ms is not None:
-            hi = min(hi, lo + limit - 1)
-        else:
-            lo = max(lo, hi - limit + 1)
-        if lo > hi:
-            return []
-        h_lo = max(first_h, hour_of(lo * iv + off))
-        h_hi = min(last_h, hour_of((hi + 1) * iv + off) - 1)
-        data = self._hours(inst, h_lo, h_hi, now)
-        if h_hi == hour_of(now):  # the still-open hour, as it stands now
-            part = partial_candle({k: v[-1].item() for k, v in data.items()},
-                                  data["sigma"][-1].item(), (now - hour_ms(h_hi)) / HOUR_MS,
-                                  inst.tick)
-            for k, v in part.items():
-                data[k][-1] = v
-        opens = hour_ms(h_lo) + HOUR_MS * np.arange(h_hi - h_lo + 1, dtype=np.int64)
-        bucket = (opens - off) // iv
-        starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-        agg = {
-            "open": data["open"][starts],
-            "high": np.maximum.reduceat(data["high"], starts),
-            "low": np.minimum.reduceat(data["low"], starts),
-            "close": data["close"][np.r_[starts[1:] - 1, len(opens) - 1]],
-        }
-        for k in ("volume", "quote", "trades", "taker_base", "taker_quote"):
-            agg[k] = np.add.reduceat(data[k], starts)
-        open_times = (bucket[starts] * iv + off).tolist()
-        cols = [agg[k].tolist() for k in ("open", "high", "low", "close", "volume", "quote",
-                                           "trades", "taker_base", "taker_quote")]
-        return [[ot, _f8(o), _f8(h), _f8(l), _f8(c), _f8(v), ot + iv - 1, _f8(q), int(n),
-                 _f8(tb), _f8(tq), "0"]
-                for ot, o, h, l, c, v, q, n, tb, tq in zip(open_times, *cols)]
+        return json.loads(self.klines_json(symbol, interval, start_ms, end_ms, limit))
 
-    def ticker_24h(self, symbol: str) -> dict:
-        """GET /api/v3/ticker/24hr for one symbol: the rolling 24 hours ending now."""
+    def klines_json(self, symbol: str, interval: str, start_ms: int | None = None,
+                    end_ms: int | None = None, limit: int = 500) -> bytes:
+        """The same rows as serialized JSON (closed rows come from the KlineBook cache)."""
         now = self.now_ms()
+        if interval not in SERVED_HOURS:  # Binance checks the interval before the symbol
+            self.kline_book.span(self.universe.btc(), interval, None, None, 1, now)  # raises
+        inst = self._require(symbol, now)
+        return self.kline_book.body("spot", inst, interval, start_ms, end_ms, limit, now)
+
+    def ticker_24h(self, symbol: str, now_ms: int | None = None) -> dict:
+        """GET /api/v3/ticker/24hr for one symbol: the rolling 24 hours ending now."""
+        now = self.now_ms() if now_ms is None else now_ms
         inst = self._require(symbol, now)
         stop = now if inst.delist_h is None else min(now, hour_ms(inst.delist_h))
         lo = min(max(now - DAY_MS, hour_ms(inst.list_h)), stop)
@@ -272,9 +282,15 @@ class SimMarket:
             "count": count,
         }
 
-    def price(self, symbol: str) -> float:
+    def price(self, symbol: str, now_ms: int | None = None) -> float:
         """The last traded price now (the open candle's close)."""
-        now = self.now_ms()
+        now = self.now_ms() if now_ms is None else now_ms
         inst = self._require(symbol, now)
-        stop = now if inst.delist_h is None else min(now, hour_ms(inst.delist_h))
-        return self._partial(inst, stop, now)["close"]
+        return self.price_at(inst, now, now)
+
+    def price_at(self, inst: Instrument, t_ms: int, now_ms: int) -> float | None:
+        """The last traded price at time t_ms (None before the listing)."""
+        if t_ms < hour_ms(inst.list_h):
+            return None
+        stop = t_ms if inst.delist_h is None else min(t_ms, hour_ms(inst.delist_h))
+        return self._partial(inst, stop, now_ms)["close"]

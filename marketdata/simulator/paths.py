@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .episodes import DEFAULT_PARAMS, EpisodeParams, effects
 from .universe import BLOCK_H, ORIGIN_H, Instrument
 
 T_DF = 4.0  # Student-t degrees of freedom: fat tails like real hourly crypto returns
 T_SCALE = math.sqrt((T_DF - 2) / T_DF)  # unit variance
 KAPPA = 0.25  # fraction of the log-distance to the long-run level removed per block
+BTC_SIGMA = 0.0055  # BTC's typical hourly volatility: the market part of a coin's volatility
 FIELDS = ("open", "high", "low", "close", "volume", "quote", "trades", "taker_base",
           "taker_quote", "trade_id")  # trade_id: id of the last trade of the hour
 
@@ -31,6 +33,8 @@ class Block:
     sigma: np.ndarray  # hourly volatility, used for intra-hour wiggle of the open candle
     end_logp: float
     end_trade_id: int
+    # (max log price, its hour, min log price, its hour) over the block's listed hours
+    extremes: tuple[float, int, float, int]
 
 
 def round_tick(x: np.ndarray, tick: float, how: str = "round") -> np.ndarray:
@@ -67,10 +71,13 @@ def _vol_level(inst: Instrument, h0: int, day_noise: np.ndarray) -> np.ndarray:
     return inst.sigma * np.exp(logv) * _VOL_OF_DAY
 
 
-def _core(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None, logp0: float):
+def _core(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None, logp0: float,
+          params: EpisodeParams = DEFAULT_PARAMS):
     """The draws and series that the block-to-block state depends on (log price, trade count).
 
-    Split out so the history before the cached window can be walked without building candles."""
+    Split out so the history before the cached window can be walked without building candles.
+    Planted episodes (episodes.py) reshape the returns and volume here, after every draw, so a
+    block without an episode is exactly what it would be without the episode machinery."""
     rng = np.random.default_rng([seed, 1, inst.id, b])
     n = BLOCK_H
     h0 = ORIGIN_H + b * n
@@ -86,30 +93,52 @@ def _core(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None, logp0: fl
     sigma = _vol_level(inst, h0, day_noise) * (1 + 2 * fresh)
     own = sigma * eps
     r = own if mkt is None else inst.beta * mkt + own
+    eff = effects(seed, inst, h0, n, params)
+    move_sigma = sigma  # the volatility the candles show (wicks, volume surprise)
+    if eff is not None:
+        scale = eff.scale
+        capped = ~np.isnan(eff.vol_cap)
+        if capped.any():  # quiet (or trending) whatever the coin's usual volatility
+            total = np.sqrt((inst.beta * BTC_SIGMA) ** 2 + sigma**2)
+            scale = np.where(capped, np.minimum(scale, eff.vol_cap / total), scale)
+        r = r * scale + eff.drift
+        move_sigma = sigma * scale
     r = r - KAPPA * (logp0 - math.log(inst.price0)) / n  # gentle pull to the long-run level
     r[:start] = 0.0
     logp = logp0 + np.cumsum(r)
     # Quote volume: lognormal, higher in volatile regimes, on big moves and after listing.
-    surprise = np.minimum(np.abs(r) / sigma, 4.0)
+    surprise = np.minimum(np.abs(r) / move_sigma, 4.0)
     quote = (inst.qvol * np.exp(0.45 * vol_z - 0.1) * (sigma / inst.sigma) ** 1.2
              * (1 + 0.5 * surprise) * _VOLUME_OF_DAY * (1 + 4 * fresh))
+    if eff is not None:
+        quote = quote * eff.volume
     trades = np.rint(quote / inst.trade_size * np.exp(0.3 * trade_z))
     trades = np.maximum(1, trades).astype(np.int64)
     trades[:start] = 0
-    return rng, start, sigma, own, r, logp, quote, trades
+    return rng, start, move_sigma, own, r, logp, quote, trades, eff
+
+
+def _extremes(logp: np.ndarray, start: int, h0: int) -> tuple[float, int, float, int]:
+    listed = logp[start:] if start < len(logp) else logp[-1:]
+    off = min(start, len(logp) - 1)
+    i, j = int(np.argmax(listed)), int(np.argmin(listed))
+    return float(listed[i]), h0 + off + i, float(listed[j]), h0 + off + j
 
 
 def block_end_state(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None, logp0: float,
-                    trade_id0: int) -> tuple[float, int, np.ndarray]:
-    """(end log price, end trade id, own noise) of a block, about twice as fast as the candles."""
-    _, _, _, own, _, logp, _, trades = _core(seed, inst, b, mkt, logp0)
-    return float(logp[-1]), trade_id0 + int(trades.sum()), own
+                    trade_id0: int, params: EpisodeParams = DEFAULT_PARAMS
+                    ) -> tuple[float, int, np.ndarray, tuple[float, int, float, int]]:
+    """(end log price, end trade id, own noise, extremes) of a block, ~2x faster than candles."""
+    _, start, _, own, _, logp, _, trades, _ = _core(seed, inst, b, mkt, logp0, params)
+    return (float(logp[-1]), trade_id0 + int(trades.sum()), own,
+            _extremes(logp, start, ORIGIN_H + b * BLOCK_H))
 
 
 def generate_block(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None,
-                   logp0: float, trade_id0: int) -> Block:
+                   logp0: float, trade_id0: int, params: EpisodeParams = DEFAULT_PARAMS) -> Block:
     """Generate block b of a coin. mkt is BTC's noise for the block (None when inst is BTC)."""
-    rng, start, sigma, own, r, logp, quote_raw, trades = _core(seed, inst, b, mkt, logp0)
+    rng, start, sigma, own, r, logp, quote_raw, trades, eff = _core(seed, inst, b, mkt, logp0,
+                                                                    params)
     n = BLOCK_H
     wick_up, wick_dn, share_z = rng.normal(size=(3, n))
     wick_up, wick_dn = np.abs(wick_up), np.abs(wick_dn)
@@ -127,6 +156,9 @@ def generate_block(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None,
     volume = np.round(quote_raw / typical, 8)
     quote = np.round(volume * typical, 8)
     share = np.clip(0.5 + 0.12 * np.tanh(r / sigma) + 0.05 * share_z, 0.05, 0.95)
+    if eff is not None:  # planted whale flow replaces the usual, return-driven taker share
+        planted = np.clip(eff.share + params.share_noise * share_z, 0.05, 0.95)
+        share = np.where(np.isnan(eff.share), share, planted)
     taker_base = np.round(share * volume, 8)
     taker_quote = np.round(share * quote, 8)
     for arr in (volume, quote, taker_base, taker_quote):
@@ -136,7 +168,8 @@ def generate_block(seed: int, inst: Instrument, b: int, mkt: np.ndarray | None,
                   trades=trades, taker_base=taker_base, taker_quote=taker_quote, trade_id=trade_id)
     for arr in arrays.values():
         arr.flags.writeable = False  # shared between request threads
-    return Block(arrays, own, sigma, float(logp[-1]), int(trade_id[-1]))
+    return Block(arrays, own, sigma, float(logp[-1]), int(trade_id[-1]),
+                 _extremes(logp, start, ORIGIN_H + b * n))
 
 
 def partial_candle(row: dict[str, float], sigma: float, f: float, tick: float) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Per-client request-weight windows with Binance's 429-then-418 escalation.
+"""Per-client rate limits: Binance's request weight with its 429-then-418 escalation, plain
+request counts per window (Binance futures caps, CoinGecko) and LunarCrush's minute + day quota.
 
 Pure logic with an injectable clock (seconds), so it is unit-testable without sleeping.
 Binance resets weight per calendar minute; we use fixed windows of `window_seconds` aligned
@@ -23,6 +24,7 @@ class Decision:
     used: int  # weight used in the current window, this request included
     retry_after: int | None = None  # whole seconds, for 429 and 418
     banned_until_ms: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # added to the answer, whatever it is
 
     @property
     def allowed(self) -> bool:
@@ -106,3 +108,89 @@ class WeightLimiter:
             bans = {ip: int(c.banned_until * 1000) for ip, c in self._clients.items()
                     if c.banned_until > now}
         return {"weights": weights, "bans": bans}
+
+
+@dataclass
+class CountLimiter:
+    """At most `limit` requests per client per fixed window; a 429 beyond it, never a ban.
+
+    Rejected requests are not counted (they are not served), so a client that waits for
+    Retry-After gets its full budget in the next window."""
+
+    limit: int
+    window_seconds: float = 60.0
+    clock: Callable[[], float] = time.time
+    _clients: dict[str, tuple[int, int]] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window_seconds <= 0:
+            raise ValueError("limit >= 1 and window_seconds > 0 are required")
+
+    def charge(self, client: str, weight: int = 1) -> Decision:
+        now = self.clock()
+        window = math.floor(now / self.window_seconds)
+        with self._lock:
+            w, used = self._clients.get(client, (window, 0))
+            if w != window:
+                used = 0
+            if used >= self.limit:
+                self._clients[client] = (window, used)
+                return Decision(429, used, retry_after=self._retry(now, window))
+            self._clients[client] = (window, used + 1)
+            return Decision(200, used + 1)
+
+    def state(self, client: str) -> tuple[int, float]:
+        """(requests left in this window, unix time the window ends)."""
+        now = self.clock()
+        window = math.floor(now / self.window_seconds)
+        with self._lock:
+            w, used = self._clients.get(client, (window, 0))
+        return self.limit - (used if w == window else 0), (window + 1) * self.window_seconds
+
+    def _retry(self, now: float, window: int) -> int:
+        return max(1, math.ceil((window + 1) * self.window_seconds - now))
+
+    def snapshot(self) -> dict:
+        window = math.floor(self.clock() / self.window_seconds)
+        with self._lock:
+            return {"used": {ip: n for ip, (w, n) in self._clients.items() if w == window and n}}
+
+
+@dataclass
+class QuotaLimiter:
+    """LunarCrush: calls per minute and per day, reported on every answer in its headers."""
+
+    per_minute: int
+    per_day: int
+    window_seconds: float = 60.0  # the "minute"; the day is 1440 of them
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.minute = CountLimiter(self.per_minute, self.window_seconds, self.clock)
+        self.day = CountLimiter(self.per_day, self.window_seconds * 1440, self.clock)
+        self._lock = threading.Lock()
+
+    def charge(self, client: str, weight: int = 1) -> Decision:
+        with self._lock:  # both windows move together: a call is taken from both or neither
+            (m_left, m_end), (d_left, d_end) = self.minute.state(client), self.day.state(client)
+            if m_left > 0 and d_left > 0:
+                used = self.minute.charge(client).used
+                self.day.charge(client)
+                m_left, d_left = m_left - 1, d_left - 1
+                status, retry = 200, None
+            else:
+                used = self.per_minute - m_left
+                status = 429
+                retry = max(1, math.ceil((m_end if m_left <= 0 else d_end) - self.clock()))
+                if m_left <= 0 and d_left <= 0:
+                    retry = max(1, math.ceil(d_end - self.clock()))
+        headers = {"x-rate-limit-minute-remaining": str(m_left),
+                   "x-rate-limit-minute-reset": str(math.ceil(m_end)),
+                   "x-rate-limit-day-remaining": str(d_left)}
+        if retry is not None:
+            headers["retry-after"] = str(retry)
+        return Decision(status, used, retry_after=retry, headers=headers)
+
+    def snapshot(self) -> dict:
+        return {"minute": self.minute.snapshot()["used"], "day": self.day.snapshot()["used"]}

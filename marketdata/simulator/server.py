@@ -1,10 +1,12 @@
 """The simulator's HTTP server: one loopback port that speaks the outside services' wire formats.
 
 Stdlib only (no Django), so tests can run it in a thread. Requests are routed by a small table
-of (method, path) -> Route; each route belongs to a *service* ("binance_spot", later
-"binance_futures", "coingecko", ...) that owns its rate limiter, its usage header and the shape
-of its 429/418 answers. Adding a service = one module with an `install(server)` function that
-calls `add_service` and `add_route` (see binance_spot.py).
+of (method, path) -> Route; each route belongs to a *service* ("binance_spot",
+"binance_futures", "coingecko", "lunarcrush", "sim") that owns its rate limiter, its usage
+header, the shape of its 429/418 answers and of its 5xx bodies. Adding a service = one module with an `install(server)` function that
+calls `add_service` and `add_route` (see binance_spot.py). A route may carry a `Cap`: a
+request-count limit of its own on top of the service's weight (Binance futures' fundingRate
+and /futures/data caps). Injected faults (faults.py) apply to every service but `sim`.
 """
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from .episodes import DEFAULT_PARAMS, EpisodeParams
+from .faults import ERROR, MALFORMED, TIMEOUT, Faults
 from .market import SimMarket
-from .ratelimit import Decision, WeightLimiter
+from .ratelimit import CountLimiter, Decision
 
 SIM_HEADER = "X-CryptoSatX-Simulator"  # the app marks data from responses carrying it as simulated
 
@@ -41,8 +45,17 @@ class Request:
 @dataclass
 class Reply:
     status: int
-    body: Any  # serialised as JSON
+    body: Any  # serialised as JSON; bytes are sent as they are (pre-serialised JSON, HTML)
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+@dataclass
+class Cap:
+    """A request-count limit shared by a group of routes, with its own 429 answer."""
+
+    limiter: CountLimiter
+    reject: Callable[[Decision], Reply]
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Route:
     service: str
     handler: Callable[[Request], Reply]
     weight: int | Callable[[Request], int] = 1  # known before the work, like Binance's weights
+    cap: Cap | None = None
 
 
 @dataclass
@@ -57,10 +71,12 @@ class Service:
     """A simulated outside service: its limiter and how it says "too many requests"."""
 
     name: str
-    limiter: WeightLimiter | None = None
+    limiter: Any = None  # WeightLimiter, CountLimiter or QuotaLimiter: charge() and snapshot()
     usage_header: str | None = None  # e.g. X-MBX-USED-WEIGHT-1M
     reject: Callable[[Decision], Reply] | None = None  # builds the 429/418 reply
     delayed: bool = True  # subject to the injected latency
+    error_body: Callable[[int], Any] | None = None  # JSON body of an injected 5xx
+    faultable: bool = True
 
 
 class SimulatorServer:
@@ -69,12 +85,28 @@ class SimulatorServer:
     def __init__(self, seed: int = 42, coins: int = 520, host: str = "127.0.0.1", port: int = 0,
                  latency_ms: float = 0, jitter_ms: float = 0, weight_limit: int = 6000,
                  window_seconds: float = 60, ban_after: int = 10,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 futures_weight_limit: int = 2400, futures_data_per_5min: int = 1000,
+                 funding_rate_per_5min: int = 500, coingecko_per_minute: int = 30,
+                 html_429: bool = False, lunarcrush_per_minute: int = 10,
+                 lunarcrush_per_day: int = 2000, require_keys: bool = False,
+                 error_rate: float = 0.0, timeout_rate: float = 0.0, malformed_rate: float = 0.0,
+                 timeout_seconds: float = 30.0, episodes: EpisodeParams = DEFAULT_PARAMS,
+                 cache_mb: float = 256) -> None:
         self.seed, self.coins, self.clock = seed, coins, clock
-        self.market = SimMarket(seed=seed, n_coins=coins, clock=clock)
+        self.market = SimMarket(seed=seed, n_coins=coins, clock=clock, episodes=episodes,
+                                cache_mb=cache_mb)
         self.weight_limit, self.window_seconds = weight_limit, window_seconds
         self.ban_after = ban_after
+        self.futures_weight_limit = futures_weight_limit
+        self.futures_data_per_5min, self.funding_rate_per_5min = (futures_data_per_5min,
+                                                                  funding_rate_per_5min)
+        self.coingecko_per_minute, self.html_429 = coingecko_per_minute, html_429
+        self.lunarcrush_per_minute, self.lunarcrush_per_day = (lunarcrush_per_minute,
+                                                               lunarcrush_per_day)
+        self.require_keys = require_keys
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
+        self.faults = Faults(seed, error_rate, timeout_rate, malformed_rate, timeout_seconds)
         self._jitter = random.Random(seed + 0x5EED)  # separate RNG: market data stay deterministic
         self._lock = threading.Lock()
         self.services: dict[str, Service] = {}
@@ -84,14 +116,16 @@ class SimulatorServer:
         self.status_counts: dict[str, int] = {}
         self._thread: threading.Thread | None = None
 
-        from . import binance_spot  # late import: the service modules import this one
+        # late imports: the service modules import this one
+        from . import binance_futures, binance_spot, coingecko, lunarcrush, simapi
 
-        self.add_service(Service("sim", delayed=False))
-        self.add_route("GET", "/sim/health", Route("sim", self._health, 0))
-        self.add_route("GET", "/sim/state", Route("sim", self._state, 0))
+        simapi.install(self)
         binance_spot.install(self)
+        binance_futures.install(self)
+        coingecko.install(self)
+        lunarcrush.install(self)
 
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd = _Server((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.sim = self  # type: ignore[attr-defined]
 
@@ -131,15 +165,23 @@ class SimulatorServer:
             decision = service.limiter.charge(req.client, weight)
         if decision is not None and not decision.allowed and service.reject is not None:
             reply = service.reject(decision)
+        elif route.cap is not None and not (capped := route.cap.limiter.charge(req.client)).allowed:
+            reply = route.cap.reject(capped)
         else:
-            try:
-                reply = route.handler(req)
-            except Exception:  # a simulator bug must still answer like a server would
-                traceback.print_exc(file=sys.stderr)
-                reply = Reply(500, {"code": -1000, "msg": "An unknown error occurred while "
-                                                          "processing the request."})
-        if decision is not None and service.usage_header:
-            reply.headers.setdefault(service.usage_header, str(decision.used))
+            fault, variant = self.faults.roll() if service.faultable else (None, 0.0)
+            if fault == ERROR:
+                reply = self.faults.error_reply(variant, service.error_body)
+            else:
+                reply = self._run(route, req)
+                if fault == TIMEOUT:  # hold the answer until the client has given up
+                    time.sleep(self.faults.timeout_seconds)
+                elif fault == MALFORMED:
+                    reply = self.faults.malformed_reply(reply, variant)
+        if decision is not None:
+            for k, v in decision.headers.items():
+                reply.headers.setdefault(k, v)
+            if service.usage_header:
+                reply.headers.setdefault(service.usage_header, str(decision.used))
         if service.delayed:
             self._delay()
         if route.service != "sim":
@@ -149,24 +191,23 @@ class SimulatorServer:
                 self.status_counts[key] = self.status_counts.get(key, 0) + 1
         return reply
 
+    @staticmethod
+    def _run(route: Route, req: Request) -> Reply:
+        try:
+            return route.handler(req)
+        except Exception:  # a simulator bug must still answer like a server would
+            traceback.print_exc(file=sys.stderr)
+            return Reply(500, {"code": -1000, "msg": "An unknown error occurred while "
+                                                     "processing the request."})
+
     def _delay(self) -> None:
+        """Injected latency: a plain sleep in this request's thread, no lock held (the GIL is
+        released while sleeping), so other requests are served meanwhile."""
         if self.latency_ms <= 0 and self.jitter_ms <= 0:
             return
         with self._lock:
             jitter = self._jitter.uniform(-self.jitter_ms, self.jitter_ms)
         time.sleep(max(0.0, self.latency_ms + jitter) / 1000.0)
-
-    def _health(self, req: Request) -> Reply:
-        return Reply(200, {"ok": True, "seed": self.seed, "coins": self.coins})
-
-    def _state(self, req: Request) -> Reply:
-        """Rate-limit state for tests and the app's status page; costs no weight."""
-        per_service = {name: s.limiter.snapshot() for name, s in self.services.items() if s.limiter}
-        spot = per_service.get("binance_spot", {"weights": {}, "bans": {}})
-        with self._lock:
-            return Reply(200, {"weights": spot["weights"], "bans": spot["bans"],
-                               "requests": self.requests, "status_counts": dict(self.status_counts),
-                               "services": per_service})
 
     # ---- lifecycle -------------------------------------------------------------------------
     @property
@@ -212,6 +253,12 @@ class SimulatorServer:
         self.stop()
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 drops connections when 50 clients connect at once, and a
+    # dropped SYN costs the client a 1 s retransmit.
+    request_queue_size = 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so pooled clients behave as with the real hosts
     # Headers and body go out in two writes; without TCP_NODELAY, Nagle + delayed ACK add
@@ -235,10 +282,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(self.server.sim.handle(req))  # type: ignore[attr-defined]
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body, separators=(",", ":")).encode()
+        if isinstance(reply.body, bytes):
+            payload = reply.body
+        else:
+            payload = json.dumps(reply.body, separators=(",", ":")).encode()
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header(SIM_HEADER, "1")
             for k, v in reply.headers.items():
