@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
@@ -18,7 +19,7 @@ from marketdata.archive import store_metrics, sync_coins
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
-from marketdata.models import MetricPoint
+from marketdata.models import Coin, MetricPoint
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData, utc_ms
@@ -113,10 +114,23 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             run.simulated = md.simulated
 
 
+def _remember_listings(g: Gathered) -> None:
+    """Keep what the scan learnt about each coin: whether it has a perpetual and when it listed."""
+    changed = []
+    for coin in Coin.objects.filter(id__in=[cd.coin_id for cd in g.coins.values()]):
+        cd = g.coins[coin.symbol]
+        listed = datetime.fromtimestamp(cd.listed_at_ms / 1000, tz=dt_timezone.utc) if cd.listed_at_ms else None
+        if coin.has_perpetual != cd.has_perpetual or (listed and coin.listed_at != listed):
+            coin.has_perpetual, coin.listed_at = cd.has_perpetual, listed or coin.listed_at
+            changed.append(coin)
+    Coin.objects.bulk_update(changed, ["has_perpetual", "listed_at"], batch_size=500)
+
+
 def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...]) -> None:
     scorable = {s: cd for s, cd in g.coins.items() if s not in g.failed}
     snaps, outputs = score_universe(scorable, g.as_of, thresholds(), scanners)
     started = time.monotonic()
+    _remember_listings(g)
     store_metrics(g.new_metrics)
     run.scored = save_results(run, g, snaps, outputs)
     update_unified(run, g, snaps, outputs)
@@ -141,7 +155,7 @@ def run_scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
         run.errors.append({"symbol": "*", "error": str(exc)})
     if g is not None:
         run.errors.extend(g.errors)
-        run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times})
+        run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds})
         _score_and_store(run, g, scanners)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED

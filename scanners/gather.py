@@ -52,6 +52,7 @@ class Gathered:
     shortlist: list[str] = field(default_factory=list)
     ranked_count: int | None = None
     data_times: dict[str, str] = field(default_factory=dict)  # source -> when its data were measured
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def metric(self, cd: CoinData, name: str, at_ms: int, value: float | None, source: str) -> None:
@@ -142,27 +143,14 @@ async def _coingecko(md: MarketDataSession, g: Gathered) -> None:
     g.data_times["coingecko"] = _iso(markets.fetched_at)
 
 
-async def _bulk(md: MarketDataSession, g: Gathered, needs: set[str]) -> None:
-    """Stage A: the bulk requests, all at once. A failed one leaves its inputs missing for every coin."""
-    async def guarded(coro, what: str):
-        try:
-            await coro
-        except HostBannedError:
-            raise
-        except MarketDataError as exc:
-            g.fail("*", exc, what)
-
-    jobs = []
-    if needs & {"funding", "oi"}:
-        perps = asyncio.ensure_future(guarded(_perpetuals(md, g), "futures exchangeInfo"))
-        jobs.append(perps)
-        if "funding" in needs:
-            jobs.append(guarded(_funding(md, g, perps), "premiumIndex"))
-    if "social" in needs:
-        jobs.append(guarded(_social(md, g), "LunarCrush coins list"))
-    if "coingecko" in needs:
-        jobs.append(guarded(_coingecko(md, g), "CoinGecko markets"))
-    await asyncio.gather(*jobs)
+async def _guarded(g: Gathered, coro, what: str) -> None:
+    """A bulk request that fails leaves its inputs missing for every coin; a ban stops the scan."""
+    try:
+        await coro
+    except HostBannedError:
+        raise
+    except MarketDataError as exc:
+        g.fail("*", exc, what)
 
 
 def _iso(epoch_s: float) -> str:
@@ -183,6 +171,9 @@ async def _klines(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int)
         g.failed.add(cd.symbol)
         g.fail(cd.symbol, exc, "klines")
         return
+    if not book and fresh and len(fresh) <= COLD_CANDLES:
+        # A shorter history than asked for starts at the listing: its first candle is the listing time.
+        cd.listed_at_ms = min(cd.listed_at_ms or fresh[0].open_time, fresh[0].open_time)
     closed = [k for k in fresh if k.is_closed(now_ms)]
     g.candle_rows.extend(kline_rows(cd.coin_id, "1h", closed, now_ms))
     if len(g.candle_rows) >= ARCHIVE_BATCH:
@@ -220,47 +211,83 @@ def choose_shortlist(g: Gathered, budget: int) -> list[str]:
 
 
 async def _capped(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int) -> None:
-    try:
-        top = await md.futures.series("topLongShortPositionRatio", cd.symbol, "1h", 2)
+    """The capped calls of one shortlisted coin, all at once."""
+    calls = [md.futures.series("topLongShortPositionRatio", cd.symbol, "1h", 2),
+             md.futures.series("takerlongshortRatio", cd.symbol, "1h", 24)]
+    need_oi = not cd.value_at("open_interest", now_ms - DAY_MS, OI_LOOKBACK_TOLERANCE_MS)
+    if need_oi:  # no snapshot of our own from a day ago yet
+        calls.append(md.futures.series("openInterestHist", cd.symbol, "1h", 25))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, HostBannedError):
+            raise result
+        if isinstance(result, MarketDataError):
+            g.fail(cd.symbol, result, "futures data")
+        elif isinstance(result, BaseException):
+            raise result
+    top, taker = results[0], results[1]
+    if not isinstance(top, BaseException):
         for p in top:
             g.metric(cd, "top_position_ratio", p.timestamp, p.value, "binance_futures")
-        taker = await md.futures.series("takerlongshortRatio", cd.symbol, "1h", 24)
+    if not isinstance(taker, BaseException):
         for p in taker:
             g.metric(cd, "futures_taker_buy_vol", p.timestamp, p.extra.get("buyVol"), "binance_futures")
             g.metric(cd, "futures_taker_sell_vol", p.timestamp, p.extra.get("sellVol"), "binance_futures")
-        if not cd.value_at("open_interest", now_ms - DAY_MS, OI_LOOKBACK_TOLERANCE_MS):
-            for p in await md.futures.series("openInterestHist", cd.symbol, "1h", 25):
-                g.metric(cd, "open_interest", p.timestamp, p.value, "binance_futures")
-    except HostBannedError:
-        raise
-    except MarketDataError as exc:
-        g.fail(cd.symbol, exc, "futures data")
+    if need_oi and not isinstance(results[2], BaseException):
+        for p in results[2]:
+            g.metric(cd, "open_interest", p.timestamp, p.value, "binance_futures")
 
 
 async def gather(md: MarketDataSession, g: Gathered, needs: set[str]) -> None:
     """Run stages A–C for the coins in `g`, filling each CoinData."""
     now_ms = int(time.time() * 1000)
-    await _bulk(md, g, needs)
+    clock = time.monotonic()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        g.stage_seconds[stage] = round(time.monotonic() - clock, 3)
+        clock = time.monotonic()
+
     sem = asyncio.Semaphore(settings.PARALLEL_MAX_CONCURRENT)
 
     async def bounded(coro):
         async with sem:
             await coro
 
+    # Stages A and B overlap: the bulk requests, every coin's klines and (once the perpetuals are
+    # known) every open-interest snapshot are all in flight together, under one concurrency bound.
     jobs = []
+    perps = None
+    if needs & {"funding", "oi"}:
+        perps = asyncio.ensure_future(_guarded(g, _perpetuals(md, g), "futures exchangeInfo"))
+        jobs.append(perps)
+        if "funding" in needs:
+            jobs.append(_guarded(g, _funding(md, g, perps), "premiumIndex"))
+    if "social" in needs:
+        jobs.append(_guarded(g, _social(md, g), "LunarCrush coins list"))
+    if "coingecko" in needs:
+        jobs.append(_guarded(g, _coingecko(md, g), "CoinGecko markets"))
     if "klines" in needs:
         jobs += [bounded(_klines(md, g, cd, now_ms)) for cd in g.coins.values()]
+
+    async def open_interest_snapshots() -> None:
+        await perps
+        await asyncio.gather(*(bounded(_open_interest(md, g, cd)) for cd in g.coins.values() if cd.has_perpetual))
     if "oi" in needs:
-        jobs += [bounded(_open_interest(md, g, cd)) for cd in g.coins.values() if cd.has_perpetual]
+        jobs.append(open_interest_snapshots())
     await asyncio.gather(*jobs)
+    lap("bulk_and_per_coin")
     if "shortlist" in needs:
         bucket = md.futures.http.governor.buckets["futures_data"]
         bucket.roll(time.time())
         budget = (bucket.budget or 0) - bucket.used
         g.as_of = datetime.now(timezone.utc)  # the shortlist reads what stages A-B just fetched
         g.shortlist = choose_shortlist(g, budget)
+        lap("choose_shortlist")
         await asyncio.gather(*(bounded(_capped(md, g, g.coins[s], now_ms)) for s in g.shortlist))
+        lap("shortlist")
     await g.flush_candles()
+    lap("archive")
     await smart_cache.drain()
     # Score as of the end of the fetch: every point fetched was measured by then.
     g.as_of = datetime.now(timezone.utc)

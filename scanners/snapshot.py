@@ -114,25 +114,20 @@ def _window(closed: list[HourlyCandle], count: int) -> list[HourlyCandle] | None
     return None if any(c is None for c in window) else window  # type: ignore[return-value]
 
 
-def pct_change(candles: Iterable[Any], as_of: datetime, hours: int) -> float | None:
-    """Close-to-close % over the last ``hours`` closed candles (needs hours + 1 closes)."""
-    w = _window(closed_candles(candles, as_of), hours + 1)
+def _pct(closed: list[HourlyCandle], hours: int) -> float | None:
+    w = _window(closed, hours + 1)
     if w is None or w[0].close <= 0:
         return None
     return (w[-1].close / w[0].close - 1) * 100
 
 
-def buy_pressure_pct(candles: Iterable[Any], as_of: datetime, hours: int = 24) -> float | None:
-    """Taker-buy quote volume ÷ quote volume over the last ``hours`` closed candles, in %."""
-    w = _window(closed_candles(candles, as_of), hours)
+def _buy_pressure(closed: list[HourlyCandle], hours: int = 24) -> float | None:
+    w = _window(closed, hours)
     total = sum(c.quote_volume for c in w) if w else 0.0
     return None if not w or total <= 0 else 100 * sum(c.taker_buy_quote_volume for c in w) / total
 
 
-def quote_volumes(candles: Iterable[Any], as_of: datetime) -> tuple[float | None, float | None]:
-    """(quote volume of the last 24 closed hours, average daily quote volume of the 7 days
-    before them). Each is None without its full run of candles."""
-    closed = closed_candles(candles, as_of)
+def _volumes(closed: list[HourlyCandle]) -> tuple[float | None, float | None]:
     last24 = _window(closed, 24)
     last8d = _window(closed, 24 * 8)
     vol24 = sum(c.quote_volume for c in last24) if last24 else None
@@ -140,18 +135,33 @@ def quote_volumes(candles: Iterable[Any], as_of: datetime) -> tuple[float | None
     return vol24, avg7
 
 
+def pct_change(candles: Iterable[Any], as_of: datetime, hours: int) -> float | None:
+    """Close-to-close % over the last ``hours`` closed candles (needs hours + 1 closes)."""
+    return _pct(closed_candles(candles, as_of), hours)
+
+
+def buy_pressure_pct(candles: Iterable[Any], as_of: datetime, hours: int = 24) -> float | None:
+    """Taker-buy quote volume ÷ quote volume over the last ``hours`` closed candles, in %."""
+    return _buy_pressure(closed_candles(candles, as_of), hours)
+
+
+def quote_volumes(candles: Iterable[Any], as_of: datetime) -> tuple[float | None, float | None]:
+    """(quote volume of the last 24 closed hours, average daily quote volume of the 7 days
+    before them). Each is None without its full run of candles."""
+    return _volumes(closed_candles(candles, as_of))
+
+
 def snapshot_from_candles(symbol: str, as_of: datetime, candles: Iterable[Any], **inputs: Any) -> CoinSnapshot:
     """A snapshot whose candle-derived fields come from the closed 1h ``candles``; ``inputs``
     sets the other fields (and wins over a derived one of the same name)."""
-    candles = list(candles)
-    closed = closed_candles(candles, as_of)
-    vol24, avg7 = quote_volumes(closed, as_of)
+    closed = closed_candles(candles, as_of)  # once: every field below reads the same closed run
+    vol24, avg7 = _volumes(closed)
     derived: dict[str, Any] = {
         "candle_close_time": closed[-1].open_time + HOUR if closed else None,
         "last_close": closed[-1].close if closed else None,
-        "pct_4h": pct_change(closed, as_of, 4),
-        "pct_24h": pct_change(closed, as_of, 24),
-        "buy_pressure_pct": buy_pressure_pct(closed, as_of),
+        "pct_4h": _pct(closed, 4),
+        "pct_24h": _pct(closed, 24),
+        "buy_pressure_pct": _buy_pressure(closed),
         "quote_volume_24h": vol24,
         "avg_daily_quote_volume_7d": avg7,
     }
