@@ -3,6 +3,7 @@ limits, measured against the floor those limits set (docs/performance.md)."""
 from __future__ import annotations
 
 import os
+import secrets
 import resource
 import statistics
 import subprocess
@@ -54,7 +55,9 @@ def run_outer(coins: int, latency_ms: int, jitter_ms: int, database_url: str | N
             env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
                    "SIMULATOR_URL": url, "BINANCE_SPOT_URL": url, "BINANCE_FUTURES_URL": url,
                    "COINGECKO_URL": f"{url}/coingecko/api/v3", "LUNARCRUSH_URL": f"{url}/lunarcrush/api4",
-                   "LOG_LEVEL": "WARNING"}
+                   "LOG_LEVEL": "WARNING",
+                   # measured as deployed: DEBUG off (Django then keeps no query log)
+                   "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40)}
             out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "benchmark", "scan", "--inner",
                                   "--coins", str(coins)], env=env, capture_output=True, text=True, timeout=900)
             if out.returncode != 0:
@@ -131,4 +134,6 @@ def run_inner(coins: int) -> dict:
         "shortlist": len(cold.parameters.get("shortlist", [])),
         "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
         "status": cold.status, "warm_status": warm.status,
+        "stage_seconds": cold.parameters.get("stage_seconds"), "warm_stage_seconds": warm.parameters.get("stage_seconds"),
+        "score_and_store_seconds": round(wall - sum((cold.parameters.get("stage_seconds") or {}).values()), 3),
     }

@@ -35,10 +35,10 @@ from .smart_money import score_smart_money
 from .whale import score_volume_spike
 
 COLD_CANDLES = RSI_HISTORY_CANDLES  # also covers the 8 days the volume spike needs
-KEEP_CANDLES = 600  # per coin in memory between scans (RSI's 500 plus margin)
+KEEP_CANDLES = COLD_CANDLES + 10  # per coin in memory between scans: RSI's 500 and a few hours' margin
 SHORTLIST_SCORE = 5  # accumulation, distribution or volume spike at least this → worth the capped calls
 CAPPED_CALLS_PER_COIN = 3
-ARCHIVE_BATCH = 50_000  # candle rows per archive write: few commits, and writes overlap the fetching
+ARCHIVE_BATCH = 20_000  # candle rows per archive write: few commits, and writes overlap the fetching
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Gathered:
     new_metrics: list[tuple[int, str, int, float, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     candle_rows: list[tuple] = field(default_factory=list)  # closed candles waiting to be archived
+    flushing: bool = False
     failed: set[str] = field(default_factory=set)  # coins whose candles could not be had
     shortlist: list[str] = field(default_factory=list)
     ranked_count: int | None = None
@@ -61,11 +62,28 @@ class Gathered:
         cd.add_metric(name, at_ms, value)
         self.new_metrics.append((cd.coin_id, name, at_ms, value, source))
 
+    async def archive(self, rows: list[tuple]) -> None:
+        """Buffer candle rows; write when a batch is full. If the writes fall behind the fetching,
+        wait (back-pressure) rather than let the buffer, and the memory, grow without bound."""
+        self.candle_rows.extend(rows)
+        if len(self.candle_rows) >= ARCHIVE_BATCH and not self.flushing:
+            await self.flush_candles()
+        while self.flushing and len(self.candle_rows) >= 3 * ARCHIVE_BATCH:
+            await asyncio.sleep(0.01)
+
     async def flush_candles(self) -> None:
         """Archive the buffered candles. The rows are taken first, so coins fetched meanwhile (the
-        write runs on the caller's thread while the loop goes on) start a new buffer."""
-        rows, self.candle_rows = self.candle_rows, []
-        await sync_to_async(write_candle_rows)(rows)
+        write runs on the caller's thread while the loop goes on) start a new buffer. One write at a
+        time: queued writes would each hold a batch in memory."""
+        if self.flushing:
+            return
+        self.flushing = True
+        try:
+            while self.candle_rows:
+                rows, self.candle_rows = self.candle_rows, []
+                await sync_to_async(write_candle_rows)(rows)
+        finally:
+            self.flushing = False
 
     def fail(self, symbol: str, exc: Exception, what: str) -> None:
         self.errors.append({"symbol": symbol, "error": f"{what}: {exc}"})
@@ -175,9 +193,7 @@ async def _klines(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int)
         # A shorter history than asked for starts at the listing: its first candle is the listing time.
         cd.listed_at_ms = min(cd.listed_at_ms or fresh[0].open_time, fresh[0].open_time)
     closed = [k for k in fresh if k.is_closed(now_ms)]
-    g.candle_rows.extend(kline_rows(cd.coin_id, "1h", closed, now_ms))
-    if len(g.candle_rows) >= ARCHIVE_BATCH:
-        await g.flush_candles()
+    await g.archive(kline_rows(cd.coin_id, "1h", closed, now_ms))
     merged = book + [(k.open_time, k.close, k.quote_volume, k.taker_buy_quote_volume) for k in closed
                      if not book or k.open_time > book[-1][0]]
     cd.candles = merged[-KEEP_CANDLES:]

@@ -31,6 +31,18 @@ def scanner_max_age() -> dict[str, timedelta]:
     return {k: timedelta(hours=2 * v) for k, v in hours.items()}
 
 
+# The inputs each scanner reads (SCORING.md), so each result stores what it used and no more.
+SCANNER_INPUTS = {
+    "rsi": ("last_close",),
+    "smart_money": ("buy_pressure_pct", "funding_pct", "social_activity_pct", "pct_4h", "pct_24h"),
+    "mss": ("fdv", "age_hours", "circulating_share_pct", "alt_rank", "galaxy_score", "sentiment",
+            "volume_change_24h_pct", "oi_change_24h_pct", "funding_pct", "top_trader_position_ratio"),
+    "social": ("galaxy_score", "galaxy_score_previous", "alt_rank", "alt_rank_previous"),
+    "whale": ("oi_change_24h_pct", "top_trader_position_ratio", "futures_taker_buy_share_pct"),
+    "volume_spike": ("quote_volume_24h", "avg_daily_quote_volume_7d"),
+}
+
+
 def snapshot_inputs(cd: CoinData, snap: CoinSnapshot) -> dict[str, dict]:
     """Every input a scanner could read, with the time its data were measured (None = missing)."""
     as_of_ms = utc_ms(snap.as_of)
@@ -53,9 +65,10 @@ def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[
         if any(o.score is not None for o in per_scanner.values()):
             scored += 1
         for scanner, o in per_scanner.items():
+            used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
             rows.append(ScanResult(run=run, coin_id=cd.coin_id, scanner=scanner, score=o.score, scores=o.scores,
                                    signal=o.signal, direction=o.direction, reasons=o.reasons, missing=o.missing,
-                                   inputs={**inputs, **({"detail": o.detail} if o.detail else {})},
+                                   inputs={**used, **({"detail": o.detail} if o.detail else {})},
                                    data_as_of=snap.candle_close_time))
     ScanResult.objects.bulk_create(rows, batch_size=500)
     return scored
