@@ -47,22 +47,27 @@ def start_simulator(coins: int, latency_ms: int, jitter_ms: int) -> tuple[subpro
     raise RuntimeError("the simulator did not answer /sim/health")
 
 
+def run_isolated(args: list[str], database_url: str | None, extra_env: dict[str, str] | None = None) -> str:
+    """Run `manage.py *args` in a fresh process with its own database; return its last output line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
+               "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+               # measured as deployed: DEBUG off (Django then keeps no query log)
+               "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40), **(extra_env or {})}
+        out = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, capture_output=True,
+                             text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"the measured process failed:\n{out.stderr[-3000:]}")
+        return out.stdout.strip().splitlines()[-1]
+
+
 def run_outer(coins: int, latency_ms: int, jitter_ms: int, database_url: str | None) -> str:
     """Start a simulator and a fresh process with its own database, and return its JSON line."""
     sim, url = start_simulator(coins, latency_ms, jitter_ms)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
-                   "SIMULATOR_URL": url, "BINANCE_SPOT_URL": url, "BINANCE_FUTURES_URL": url,
-                   "COINGECKO_URL": f"{url}/coingecko/api/v3", "LUNARCRUSH_URL": f"{url}/lunarcrush/api4",
-                   "LOG_LEVEL": "WARNING",
-                   # measured as deployed: DEBUG off (Django then keeps no query log)
-                   "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40)}
-            out = subprocess.run([sys.executable, str(ROOT / "manage.py"), "benchmark", "scan", "--inner",
-                                  "--coins", str(coins)], env=env, capture_output=True, text=True, timeout=900)
-            if out.returncode != 0:
-                raise RuntimeError(f"the measured process failed:\n{out.stderr[-3000:]}")
-            return out.stdout.strip().splitlines()[-1]
+        return run_isolated(["benchmark", "scan", "--inner", "--coins", str(coins)], database_url, {
+            "SIMULATOR_URL": url, "BINANCE_SPOT_URL": url, "BINANCE_FUTURES_URL": url,
+            "COINGECKO_URL": f"{url}/coingecko/api/v3", "LUNARCRUSH_URL": f"{url}/lunarcrush/api4"})
     finally:
         sim.terminate()
         sim.wait(timeout=30)

@@ -7,10 +7,11 @@ from scanners import bench
 
 class Command(BaseCommand):
     help = ("Benchmarks that print one JSON object. `benchmark scan --coins N`: a cold and a warm full scan "
-            "against a simulator started with real limits and 100±30 ms latency, compared with the floor.")
+            "against a simulator started with real limits and 100±30 ms latency, compared with the floor. "
+            "`benchmark ranking --coins N`: the CPU cost of the unified ranking for N coins.")
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["scan"])
+        parser.add_argument("what", choices=["scan", "ranking"])
         parser.add_argument("--coins", type=int, default=500)
         parser.add_argument("--latency-ms", type=int, default=100)
         parser.add_argument("--jitter-ms", type=int, default=30)
@@ -21,8 +22,22 @@ class Command(BaseCommand):
     def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
         if not 1 <= coins <= 5000:
             raise CommandError("--coins must be between 1 and 5000.")
+        if what == "ranking" and not inner:
+            try:
+                self.stdout.write(bench.run_isolated(["benchmark", "ranking", "--inner", "--coins", str(coins)],
+                                                     database_url))
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            return
         if inner:
-            self.stdout.write(json.dumps(bench.run_inner(coins)))
+            if what == "ranking":
+                from django.core.management import call_command
+
+                from scanners import bench_ranking
+                call_command("migrate", verbosity=0)
+                self.stdout.write(json.dumps(bench_ranking.run(coins)))
+            else:
+                self.stdout.write(json.dumps(bench.run_inner(coins)))
             return
         try:
             self.stdout.write(bench.run_outer(coins, latency_ms, jitter_ms, database_url))
