@@ -74,6 +74,11 @@ class MarketDataSession:
     def simulated(self) -> bool:
         return any(c.stats.simulated for c in self.clients.values())
 
+    def median_round_trip(self) -> float | None:
+        """Median seconds per answered request over every service in this session."""
+        trips = sorted(t for c in self.clients.values() for t in c.stats.round_trips)
+        return trips[len(trips) // 2] if trips else None
+
     def request_stats(self) -> dict[str, Any]:
         return {name: c.stats.as_dict() for name, c in self.clients.items() if c.stats.requests}
 

@@ -112,6 +112,13 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
         finally:
             run.requests = md.request_stats()
             run.simulated = md.simulated
+            rtt = md.median_round_trip()
+            requests = sum(s["requests"] for s in run.requests.values())
+            if rtt is not None:
+                # The latency floor of this run (docs/performance.md): no plan with this many requests
+                # at this concurrency could finish sooner. The round trip is measured under load.
+                run.parameters["median_round_trip_ms"] = round(rtt * 1000, 1)
+                run.parameters["floor_seconds"] = round(requests / settings.PARALLEL_MAX_CONCURRENT * rtt, 3)
 
 
 def _remember_listings(g: Gathered) -> None:

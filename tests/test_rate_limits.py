@@ -102,3 +102,27 @@ def test_a_418_stops_every_call_to_that_host_until_it_expires(tight_sim, setting
     # After the ban expires, calls go through again.
     time.sleep(max(0.0, source.banned_until.timestamp() - time.time()) + WINDOW + 0.1)
     assert async_to_sync(two_calls)() == []
+
+
+def test_two_concurrent_scans_stay_inside_one_shared_budget(settings):
+    """Two scans in one process draw on the same governor, so together they never exceed the limit."""
+    with SimulatorServer(seed=7, coins=60, weight_limit=LIMIT, window_seconds=WINDOW, ban_after=10) as server:
+        point_spot_at(settings, server.base_url, window=WINDOW)
+        symbols = [s["symbol"] for s in httpx.get(f"{server.base_url}/api/v3/exchangeInfo").json()["symbols"]
+                   if s["quoteAsset"] == "USDT" and s["status"] == "TRADING"][:15]
+        time.sleep(WINDOW - time.time() % WINDOW + 0.05)  # that exchangeInfo call is in another window now
+
+        async def one_scan():
+            async with MarketDataSession() as md:
+                await md.spot.exchange_info()
+                return await asyncio.gather(*(md.spot.klines(s, "1h", limit=2) for s in symbols))
+
+        async def two_scans():
+            return await asyncio.gather(one_scan(), one_scan())
+        started = time.monotonic()
+        first, second = async_to_sync(two_scans)()
+        s = state(server)
+    assert len(first) == len(second) == 15 and all(first) and all(second)
+    # 2 × (20 + 15 × 2) = 100 weight against 40 per window: at least two window changes, and no 429.
+    assert time.monotonic() - started >= WINDOW
+    assert s["status_counts"].get("429", 0) == 0 and s["status_counts"].get("418", 0) == 0

@@ -58,6 +58,10 @@ def test_the_request_plan_uses_bulk_endpoints_and_one_request_per_coin(settings,
     assert fut["requests"] - 2 - perps == fut["buckets"].get("futures_data", 0)
     assert fut["buckets"].get("futures_data", 0) <= 3 * shortlist
     assert run.requests["lunarcrush"]["requests"] == 1 and run.requests["coingecko"]["requests"] == 1
+    total = sum(s["requests"] for s in run.requests.values())
+    assert run.parameters["floor_seconds"] == pytest.approx(
+        total / settings.PARALLEL_MAX_CONCURRENT * run.parameters["median_round_trip_ms"] / 1000, rel=0.01)
+    assert run.duration_seconds >= run.parameters["floor_seconds"]
 
 
 def test_inputs_carry_their_data_times_and_missing_inputs_are_listed(settings, small_sim):
