@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ScanResult, ScanRun
+from .models import ScanResult, ScanRun, ScanSlot
 
 
 @admin.register(ScanRun)
@@ -17,3 +17,10 @@ class ScanResultAdmin(admin.ModelAdmin):
     search_fields = ["coin__symbol"]
     list_select_related = ["coin", "run"]
     raw_id_fields = ["run", "coin"]
+
+
+@admin.register(ScanSlot)
+class ScanSlotAdmin(admin.ModelAdmin):
+    list_display = ["scanner", "slot_start", "run", "skipped", "claimed_at"]
+    list_filter = ["scanner"]
+    raw_id_fields = ["run"]

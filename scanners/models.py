@@ -62,3 +62,21 @@ class ScanResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scanner} {self.coin_id} {self.score}"
+
+
+class ScanSlot(models.Model):
+    """One row per scheduled slot of a scanner: the idempotency key that makes a slot run once even
+    when two q clusters pick up the same schedule, and the record of a slot that was skipped."""
+
+    scanner = models.CharField(max_length=32)
+    slot_start = models.DateTimeField()
+    run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    skipped = models.CharField(max_length=200, blank=True, help_text="Why the slot did not scan, if it did not.")
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scanner", "slot_start"], name="scanslot_once_per_slot")]
+        ordering = ["-slot_start"]
+
+    def __str__(self) -> str:
+        return f"{self.scanner} @ {self.slot_start:%Y-%m-%d %H:%M}"

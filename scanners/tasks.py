@@ -1,11 +1,49 @@
-"""django-q2 task entry points: thin, they re-read settings and call the engine."""
+"""django-q2 task entry points: thin; they re-read settings, claim the slot, and call the engine."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from .engine import run_scan
+from .models import ScanRun, ScanSlot
+
+INTERVAL_KEYS = {"smart_money": "SMART_MONEY_INTERVAL_HOURS", "mss": "MSS_DISCOVERY_INTERVAL_HOURS",
+                 "rsi": "RSI_SCREENER_INTERVAL_HOURS", "social": "LUNARCRUSH_INTERVAL_HOURS",
+                 "all": "SMART_MONEY_INTERVAL_HOURS"}
 
 
-def scan_task(scanner: str) -> dict:
+def slot_start(scanner: str, now: datetime) -> datetime:
+    """The start of the schedule slot `now` falls in (slots are aligned to the epoch)."""
+    seconds = max(60, int(getattr(settings, INTERVAL_KEYS[scanner]) * 3600))
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=timezone.utc)
+
+
+def reap_dead_runs(now: datetime) -> int:
+    """Runs still 'running' past the q cluster's timeout belong to a worker that died: mark them."""
+    cutoff = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    return ScanRun.objects.filter(status=ScanRun.RUNNING, started_at__lt=cutoff).update(
+        status=ScanRun.FAILED, finished_at=now)
+
+
+def scan_task(scanner: str, now: datetime | None = None) -> dict:
+    """Run one scheduled slot of `scanner`: at most once per slot, never beside a running scan of it."""
     if not settings.AUTO_SCAN_ENABLED:
         return {"skipped": "AUTO_SCAN_ENABLED is false"}
+    now = now or datetime.now(timezone.utc)
+    reap_dead_runs(now)
+    try:
+        with transaction.atomic():
+            slot = ScanSlot.objects.create(scanner=scanner, slot_start=slot_start(scanner, now))
+    except IntegrityError:
+        return {"skipped": "this slot already ran (another worker or cluster took it)"}
+    if ScanRun.objects.filter(scanner=scanner, status=ScanRun.RUNNING).exists():
+        slot.skipped = "the previous scan of this scanner is still running"
+        slot.save(update_fields=["skipped"])
+        return {"skipped": slot.skipped}
     run = run_scan(scanner)
+    slot.run = run
+    slot.save(update_fields=["run"])
     return {"run_id": run.pk, "status": run.status, "scored": run.scored, "universe": run.universe_size}
