@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -26,7 +27,9 @@ from .coindata import CoinData, utc_ms
 from .gather import Gathered, gather
 from .models import ScanRun
 from .pipeline import SCANNERS, Thresholds, score_universe
-from .store import save_results, update_unified
+from .store import save_results
+
+OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +67,6 @@ def _select(infos: list[SymbolInfo], symbols: list[str] | None) -> list[SymbolIn
         return [by_symbol[s] for s in symbols]
     universe = [i for i in infos if i.quote_asset == settings.SCAN_QUOTE_ASSET and i.status == "TRADING" and i.spot_trading]
     return universe[: settings.SCAN_MAX_COINS] if settings.SCAN_MAX_COINS else universe
-
-
-def thresholds() -> Thresholds:
-    from signals.models import ScoringConfig
-
-    c = ScoringConfig.current()
-    return Thresholds(c.accumulation_threshold, c.distribution_threshold, c.mss_threshold, c.rsi_oversold,
-                      c.rsi_overbought, settings.RSI_PERIOD)
 
 
 def _load_coins(universe: list[SymbolInfo], explicit: bool) -> dict[str, CoinData]:
@@ -133,19 +128,24 @@ def _remember_listings(g: Gathered) -> None:
     Coin.objects.bulk_update(changed, ["has_perpetual", "listed_at"], batch_size=500)
 
 
-def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...]) -> None:
+def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Thresholds,
+                     on_scored: OnScored | None) -> None:
     scorable = {s: cd for s, cd in g.coins.items() if s not in g.failed}
-    snaps, outputs = score_universe(scorable, g.as_of, thresholds(), scanners)
+    snaps, outputs = score_universe(scorable, g.as_of, t, scanners)
     started = time.monotonic()
     _remember_listings(g)
     store_metrics(g.new_metrics)
     run.scored = save_results(run, g, snaps, outputs)
-    update_unified(run, g, snaps, outputs)
+    if on_scored is not None:
+        on_scored(run, g, snaps, outputs)
     log.debug("stored scan %s in %.2fs", run.pk, time.monotonic() - started)
 
 
-def run_scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
-    """Run a scanner (or "all") over the universe (or `symbols`) and store the run with its results."""
+def run_scan(scanner: str, symbols: list[str] | None = None, *, thresholds: Thresholds | None = None,
+             on_scored: OnScored | None = None) -> ScanRun:
+    """Run a scanner (or "all") over the universe (or `symbols`) and store the run with its results.
+    `on_scored(run, gathered, snapshots, outputs)` runs after the results are stored (the unified
+    score: cryptosatx.scanning wires it in, so this package never imports signals)."""
     if scanner not in SCAN_GROUPS:
         raise ValueError(f"unknown scanner {scanner!r}; one of {', '.join(SCAN_GROUPS)}")
     scanners = SCAN_GROUPS[scanner]
@@ -163,7 +163,7 @@ def run_scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
     if g is not None:
         run.errors.extend(g.errors)
         run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds})
-        _score_and_store(run, g, scanners)
+        _score_and_store(run, g, scanners, thresholds or Thresholds.from_settings(), on_scored)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED
     run.finished_at = timezone.now()

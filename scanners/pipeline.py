@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from signals.unified import ComponentScores, UnifiedResult, unified_score
-
 from .coindata import CoinData, build_snapshot, utc_ms
 from .mss import score_mss
 from .rsi import score_rsi
@@ -30,6 +28,14 @@ class Thresholds:
     rsi_oversold: float = 25
     rsi_overbought: float = 75
     rsi_period: int = 14
+
+    @classmethod
+    def from_settings(cls) -> "Thresholds":
+        """The .env defaults (the database's ScoringConfig overrides them: cryptosatx.scanning)."""
+        from django.conf import settings
+        return cls(settings.ACCUMULATION_ALERT_THRESHOLD, settings.DISTRIBUTION_ALERT_THRESHOLD,
+                   settings.MSS_ALERT_THRESHOLD, settings.RSI_OVERSOLD_THRESHOLD, settings.RSI_OVERBOUGHT_THRESHOLD,
+                   settings.RSI_PERIOD)
 
 
 @dataclass
@@ -77,35 +83,6 @@ def score_coin(snap: CoinSnapshot, closes: list[float], ranked_count: int | None
         out["volume_spike"] = ScannerOutput(v.score, {"volume_spike": v.score, "ratio": v.ratio},
                                             "spike" if (v.score or 0) >= 5 else "", "", v.reasons, v.missing, {})
     return out
-
-
-def components_from(latest: dict[str, dict[str, Any]]) -> ComponentScores:
-    """The unified score's inputs from each scanner's stored scores ({scanner: scores})."""
-    def pick(scanner: str, key: str) -> float | None:
-        value = (latest.get(scanner) or {}).get(key)
-        return None if value is None else float(value)
-    return ComponentScores(accumulation=pick("smart_money", "accumulation"), mss=pick("mss", "mss"),
-                           technical=pick("rsi", "technical"), rsi=pick("rsi", "rsi"),
-                           social_momentum=pick("social", "momentum"), whale=pick("whale", "whale"),
-                           volume_spike=pick("volume_spike", "volume_spike"))
-
-
-def risk_level(snap_age_hours: float | None, pct_24h: float | None, coverage: float) -> str:
-    """HIGH for listings under 7 days, 24h moves of 15% or more, or under half the score measured;
-    MEDIUM for moves of 5% or more or under 80% measured; else LOW (docs/scoring.md)."""
-    move = abs(pct_24h) if pct_24h is not None else None
-    if (snap_age_hours is not None and snap_age_hours < MSS_MAX_AGE_HOURS) or (move is not None and move >= 15) \
-            or coverage < 0.5:
-        return "HIGH"
-    if (move is not None and move >= 5) or coverage < 0.8 or move is None:
-        return "MEDIUM"
-    return "LOW"
-
-
-def unify(latest: dict[str, dict[str, Any]], weights: dict[str, float], tier_thresholds, min_confirmations: int
-          ) -> UnifiedResult:
-    return unified_score(components_from(latest), weights, tier_thresholds=tier_thresholds,
-                         min_confirmations=min_confirmations)
 
 
 def score_universe(coins: dict[str, CoinData], as_of, t: Thresholds, scanners: tuple[str, ...] = SCANNERS

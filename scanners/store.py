@@ -1,16 +1,12 @@
-"""Writing a scan's outcome: one ScanResult per coin and scanner, and the coins' unified scores."""
+"""Writing a scan's outcome: one ScanResult per coin and scanner (signals.ranking adds the unified scores)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from django.conf import settings
-from django.db import transaction
-
-from signals.models import ScoringConfig, UnifiedScore
 
 from .coindata import CoinData, utc_ms
 from .models import ScanResult, ScanRun
-from .pipeline import ScannerOutput, risk_level, unify
+from .pipeline import ScannerOutput
 from .snapshot import CoinSnapshot
 
 CANDLE_INPUTS = ("last_close", "pct_4h", "pct_24h", "buy_pressure_pct", "quote_volume_24h",
@@ -21,14 +17,6 @@ METRIC_INPUTS = {"funding_pct": "funding_pct", "top_trader_position_ratio": "top
                  "alt_rank_previous": "alt_rank_previous", "sentiment": "sentiment", "fdv": "fdv",
                  "circulating_share_pct": "circulating_share_pct", "oi_change_24h_pct": "open_interest",
                  "futures_taker_buy_share_pct": "futures_taker_buy_vol"}
-
-
-def scanner_max_age() -> dict[str, timedelta]:
-    """A scanner's last result still counts in the unified score for two of its intervals."""
-    hours = {"rsi": settings.RSI_SCREENER_INTERVAL_HOURS, "smart_money": settings.SMART_MONEY_INTERVAL_HOURS,
-             "whale": settings.SMART_MONEY_INTERVAL_HOURS, "volume_spike": settings.SMART_MONEY_INTERVAL_HOURS,
-             "mss": settings.MSS_DISCOVERY_INTERVAL_HOURS, "social": settings.LUNARCRUSH_INTERVAL_HOURS}
-    return {k: timedelta(hours=2 * v) for k, v in hours.items()}
 
 
 # The inputs each scanner reads (SCORING.md), so each result stores what it used and no more.
@@ -72,34 +60,3 @@ def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[
                                    data_as_of=snap.candle_close_time))
     ScanResult.objects.bulk_create(rows, batch_size=500)
     return scored
-
-
-def update_unified(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]) -> None:
-    """Each scanned coin's unified score from this run's scanners and the still-fresh results of
-    the others (kept on the coin's previous unified score)."""
-    config = ScoringConfig.current()
-    now = g.as_of
-    max_age = scanner_max_age()
-    ids = {g.coins[s].coin_id: s for s in outputs}
-    previous = {u.coin_id: u.components for u in UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True)}
-    rows = []
-    for coin_id, symbol in ids.items():
-        components = {name: c for name, c in (previous.get(coin_id) or {}).items()
-                      if name in max_age and now - datetime.fromisoformat(c["as_of"]) <= max_age[name]}
-        for scanner, o in outputs[symbol].items():
-            components[scanner] = {"scores": o.scores, "as_of": now.isoformat(), "run": run.pk}
-        result = unify({k: v["scores"] for k, v in components.items()}, config.weights, config.tier_thresholds,
-                       config.min_confirmations_tier1)
-        snap = snaps[symbol]
-        cv = result.cross_validation
-        rows.append(UnifiedScore(
-            coin_id=coin_id, run=run, computed_at=now, data_as_of=snap.candle_close_time,
-            unified_score=result.unified_score, tier=result.tier or "", label=result.label or "",
-            tier_demoted=result.tier_demoted, action=cv.action, confidence=cv.confidence, coverage=result.coverage,
-            confirmations=cv.confirmations, agreeing_scanners=cv.agreeing_scanners,
-            breakdown={k: vars(b) for k, b in result.breakdown.items()}, components=components,
-            missing=result.missing, reasons=result.reasons,
-            risk_level=risk_level(snap.age_hours, snap.pct_24h, result.coverage)))
-    with transaction.atomic():
-        UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).update(is_latest=False)
-        UnifiedScore.objects.bulk_create(rows, batch_size=500)

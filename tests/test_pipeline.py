@@ -4,7 +4,8 @@ from datetime import datetime, timezone
 import pytest
 
 from scanners.coindata import HOUR_MS, CoinData, build_snapshot
-from scanners.pipeline import Thresholds, risk_level, score_coin
+from scanners.pipeline import Thresholds, score_coin
+from signals.ranking import risk_level
 
 AS_OF = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 AS_OF_MS = int(AS_OF.timestamp() * 1000)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from scanners.engine import run_scan
+from cryptosatx.scanning import scan as run_scan
 from scanners.models import ScanResult, ScanRun
 from signals.models import UnifiedScore
 from marketdata.models import MetricPoint

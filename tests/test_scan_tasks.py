@@ -5,7 +5,7 @@ import pytest
 
 from marketdata.simulator.server import SimulatorServer
 from scanners.models import ScanRun, ScanSlot
-from scanners.tasks import scan_task, slot_start
+from cryptosatx.tasks import scan_task, slot_start
 from tests.conftest import point_all_at
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # service -> [(what, limit, window seconds)] — the services' real limits (APIS.md), not our 90% budgets
 LIMITS = {
@@ -106,7 +106,7 @@ def run_inner(coins: int) -> dict:
     from django.core.management import call_command
 
     from marketdata.cache import smart_cache
-    from scanners.engine import run_scan
+    from cryptosatx.scanning import scan as run_scan
     from scanners.gather import forget_candles
 
     call_command("migrate", verbosity=0)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scanners import bench
+from cryptosatx.bench import scan as bench
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             if what == "ranking":
                 from django.core.management import call_command
 
-                from scanners import bench_ranking
+                from cryptosatx.bench import ranking as bench_ranking
                 call_command("migrate", verbosity=0)
                 self.stdout.write(json.dumps(bench_ranking.run(coins)))
             else:

@@ -13,7 +13,7 @@ from django.test import Client
 from marketdata.models import Coin
 from signals.models import ScoringConfig, UnifiedScore
 
-from .pipeline import unify
+from signals.ranking import unify
 
 
 def _components(rng: random.Random) -> dict[str, dict]:

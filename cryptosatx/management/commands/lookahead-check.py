@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from scanners.engine import thresholds
+from cryptosatx.scanning import current_thresholds as thresholds
 from scanners.history import load_history
 from scanners.lookahead import check, evaluation_times
 

@@ -26,7 +26,7 @@ class Command(BaseCommand):
                 continue
             minutes = max(1, round(getattr(settings, key) * 60))
             schedule, created = Schedule.objects.get_or_create(
-                name=name, defaults={"func": "scanners.tasks.scan_task", "args": repr(scanner),
+                name=name, defaults={"func": "cryptosatx.tasks.scan_task", "args": repr(scanner),
                                      "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1,
                                      # `make run` has just scanned; the first scheduled run is one interval on
                                      "next_run": timezone.now() + timedelta(minutes=minutes)})

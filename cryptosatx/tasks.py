@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from .engine import run_scan
-from .models import ScanRun, ScanSlot
+from scanners.models import ScanRun, ScanSlot
+
+from .scanning import scan
 
 INTERVAL_KEYS = {"smart_money": "SMART_MONEY_INTERVAL_HOURS", "mss": "MSS_DISCOVERY_INTERVAL_HOURS",
                  "rsi": "RSI_SCREENER_INTERVAL_HOURS", "social": "LUNARCRUSH_INTERVAL_HOURS",
@@ -43,7 +44,7 @@ def scan_task(scanner: str, now: datetime | None = None) -> dict:
         slot.skipped = "the previous scan of this scanner is still running"
         slot.save(update_fields=["skipped"])
         return {"skipped": slot.skipped}
-    run = run_scan(scanner)
+    run = scan(scanner)
     slot.run = run
     slot.save(update_fields=["run"])
     return {"run_id": run.pk, "status": run.status, "scored": run.scored, "universe": run.universe_size}

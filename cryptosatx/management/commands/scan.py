@@ -2,7 +2,8 @@ import json as jsonlib
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scanners.engine import UnknownSymbolsError, run_scan
+from cryptosatx.scanning import scan
+from scanners.engine import UnknownSymbolsError
 from scanners.models import ScanRun
 
 from scanners.engine import SCAN_GROUPS
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, scanner, coins, json: bool = False, **options):
         symbols = [s.strip().upper() for s in coins.split(",") if s.strip()] or None
         try:
-            run = run_scan(scanner, symbols)
+            run = scan(scanner, symbols)
         except UnknownSymbolsError as exc:
             raise CommandError(f"{exc} (not listed on the exchange)") from exc
         if json:

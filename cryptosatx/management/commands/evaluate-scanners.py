@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from marketdata.models import DataSource
 from scanners.coindata import HOUR_MS, utc_ms
-from scanners.engine import thresholds
+from cryptosatx.scanning import current_thresholds as thresholds
 from scanners.evaluation import GroundTruthError, check_candles_match, evaluate, fetch_ground_truth, replay
 from scanners.history import load_history
 from scanners.lookahead import evaluation_times

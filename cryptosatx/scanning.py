@@ -1,0 +1,22 @@
+"""The wiring of a scan: the scanners package fetches and scores, signals turns the scores into
+unified scores. Commands and tasks call `scan` here, so each package keeps its one-way imports
+(marketdata <- scanners <- signals)."""
+from __future__ import annotations
+
+from scanners.engine import run_scan
+from scanners.models import ScanRun
+from scanners.pipeline import Thresholds
+from signals.models import ScoringConfig
+from signals.ranking import update_unified
+
+
+def current_thresholds() -> Thresholds:
+    """The scanner thresholds as edited in admin (ScoringConfig, created from .env on first use)."""
+    c = ScoringConfig.current()
+    return Thresholds(c.accumulation_threshold, c.distribution_threshold, c.mss_threshold, c.rsi_oversold,
+                      c.rsi_overbought, Thresholds.from_settings().rsi_period)
+
+
+def scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
+    """Run a scan with the admin's thresholds and store its results and the coins' unified scores."""
+    return run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified)
