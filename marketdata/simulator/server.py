@@ -92,7 +92,8 @@ class SimulatorServer:
                  lunarcrush_per_day: int = 2000, require_keys: bool = False,
                  error_rate: float = 0.0, timeout_rate: float = 0.0, malformed_rate: float = 0.0,
                  timeout_seconds: float = 30.0, episodes: EpisodeParams = DEFAULT_PARAMS,
-                 cache_mb: float = 256) -> None:
+                 cache_mb: float = 256, telegram_blocked: tuple[int | str, ...] = (),
+                 telegram_unknown: tuple[int | str, ...] = ()) -> None:
         self.seed, self.coins, self.clock = seed, coins, clock
         self.market = SimMarket(seed=seed, n_coins=coins, clock=clock, episodes=episodes,
                                 cache_mb=cache_mb)
@@ -105,6 +106,8 @@ class SimulatorServer:
         self.lunarcrush_per_minute, self.lunarcrush_per_day = (lunarcrush_per_minute,
                                                                lunarcrush_per_day)
         self.require_keys = require_keys
+        self.telegram_blocked = tuple(telegram_blocked)  # chat ids: 403 "bot was blocked"
+        self.telegram_unknown = tuple(telegram_unknown)  # chat ids: 400 "chat not found"
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.faults = Faults(seed, error_rate, timeout_rate, malformed_rate, timeout_seconds)
         self._jitter = random.Random(seed + 0x5EED)  # separate RNG: market data stay deterministic
@@ -117,13 +120,14 @@ class SimulatorServer:
         self._thread: threading.Thread | None = None
 
         # late imports: the service modules import this one
-        from . import binance_futures, binance_spot, coingecko, lunarcrush, simapi
+        from . import binance_futures, binance_spot, coingecko, lunarcrush, simapi, telegram
 
         simapi.install(self)
         binance_spot.install(self)
         binance_futures.install(self)
         coingecko.install(self)
         lunarcrush.install(self)
+        telegram.install(self)
 
         self.httpd = _Server((host, port), _Handler)
         self.httpd.daemon_threads = True

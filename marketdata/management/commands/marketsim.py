@@ -1,6 +1,7 @@
 """`manage.py marketsim`: run the market simulator in the foreground until Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import signal
 import threading
@@ -18,6 +19,21 @@ def _default_port() -> int:
     """The port of settings.SIMULATOR_URL, so the app and the simulator agree by default."""
     url = getattr(settings, "SIMULATOR_URL", "") or "http://127.0.0.1:8765"
     return urlsplit(url).port or 8765
+
+
+def _chat_ids(value: str) -> tuple[int | str, ...]:
+    """`--telegram-blocked=123,-456,@name` -> (123, -456, "@name"). (Write the `=` when the
+    list starts with a negative id, or argparse takes it for an option.)"""
+    out: list[int | str] = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if part.startswith("@"):
+            out.append(part)
+        else:
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"not a chat id or @username: {part!r}") from None
+    return tuple(out)
 
 
 class Command(BaseCommand):
@@ -59,6 +75,11 @@ class Command(BaseCommand):
         faults.add_argument("--timeout-seconds", type=float, default=30.0)
         faults.add_argument("--malformed-rate", type=float, default=0.0,
                             help="share of requests answered 200 with a truncated or non-JSON body")
+        telegram = parser.add_argument_group("Telegram (every chat exists unless listed here)")
+        telegram.add_argument("--telegram-blocked", type=_chat_ids, default=(), metavar="ID,...",
+                              help='chats that answer 403 "Forbidden: bot was blocked by the user"')
+        telegram.add_argument("--telegram-unknown", type=_chat_ids, default=(), metavar="ID,...",
+                              help='chats that answer 400 "Bad Request: chat not found"')
         parser.add_argument("--follow-through-prob", type=float,
                             default=DEFAULT_PARAMS.follow_through_prob,
                             help="chance that a planted episode is followed by its price move")
@@ -83,7 +104,8 @@ class Command(BaseCommand):
                 malformed_rate=opts["malformed_rate"], timeout_seconds=opts["timeout_seconds"],
                 episodes=dataclasses.replace(DEFAULT_PARAMS,
                                              follow_through_prob=opts["follow_through_prob"]),
-                cache_mb=opts["cache_mb"],
+                cache_mb=opts["cache_mb"], telegram_blocked=opts["telegram_blocked"],
+                telegram_unknown=opts["telegram_unknown"],
             )
         except OSError as exc:
             raise CommandError(f"cannot listen on {opts['host']}:{port}: {exc}") from exc
