@@ -1,0 +1,178 @@
+"""Step 5 of the data flow: a finished scan's results crossed alert rules → Signal rows, and in the
+same transaction one AlertDelivery per recipient (the outbox). Sending is signals.sender's job.
+
+A signal is unique per (coin, scanner, direction, candle_close_time): running the same scan again,
+or another scan over the same candle, writes nothing new.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketdata.models import Candle
+from scanners.models import ScanResult, ScanRun
+
+from .models import AlertDelivery, AlertRule, ProcessedRun, Recipient, Signal, UnifiedScore
+from .rules import METRICS, Match, evaluate, headline_metric, tier_number
+
+log = logging.getLogger(__name__)
+
+TIER_3_SUMMARY_ONLY = "tier_3_summary_only"
+
+
+def tier_disabled_reason(tier: int) -> str | None:
+    """Why a tier never goes out instantly (TELEGRAM_TIER_n_ENABLED is false), else None."""
+    if getattr(settings, f"TELEGRAM_TIER_{tier}_ENABLED", False):
+        return None
+    return TIER_3_SUMMARY_ONLY if tier == 3 else f"tier_{tier}_disabled"
+
+
+@dataclass
+class Candidate:
+    coin_id: int
+    scanner: str
+    match: Match
+    fields: dict
+
+
+def _unified_value(u: UnifiedScore | None, metric: str) -> float | None:
+    if u is None:
+        return None
+    if metric == "tier":
+        return tier_number(u.tier)
+    return getattr(u, metric, None)
+
+
+def _value_of(own: dict[str, dict], u: UnifiedScore | None):
+    """(scanner, metric) → a coin's value: this run's result of that scanner, else the still-fresh
+    score the unified score of this run used (so an RSI scan can read the last accumulation)."""
+    def value_of(scanner: str, metric: str) -> float | None:
+        if scanner == "unified":
+            return _unified_value(u, metric)
+        scores = own.get(scanner)
+        if scores is None and u is not None:
+            scores = ((u.components or {}).get(scanner) or {}).get("scores")
+        value = (scores or {}).get(metric)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return value_of
+
+
+def _entry_prices(pairs: set[tuple[int, datetime]], results: list[ScanResult]) -> dict[tuple[int, datetime], float]:
+    """Close of the 1h candle that closed at each time; else the close a scanner recorded as input."""
+    prices: dict[tuple[int, datetime], float] = {}
+    for r in results:
+        value = ((r.inputs or {}).get("last_close") or {}).get("value")
+        if r.data_as_of and isinstance(value, (int, float)):
+            prices.setdefault((r.coin_id, r.data_as_of), float(value))
+    if pairs:
+        candles = Candle.objects.filter(interval="1h", coin_id__in={c for c, _ in pairs},
+                                        open_time__in={t - timedelta(hours=1) for _, t in pairs})
+        for coin_id, open_time, close in candles.values_list("coin_id", "open_time", "close"):
+            if (coin_id, open_time + timedelta(hours=1)) in pairs:
+                prices[(coin_id, open_time + timedelta(hours=1))] = close
+    return prices
+
+
+def find_candidates(run: ScanRun) -> list[Candidate]:
+    """Every (coin, scanner, direction) of the run that matched an enabled rule, at its highest tier."""
+    rules = list(AlertRule.objects.filter(enabled=True).order_by("tier", "pk"))
+    by_scanner: dict[str, list[AlertRule]] = defaultdict(list)
+    for rule in rules:
+        by_scanner[rule.scanner].append(rule)
+    if not by_scanner:
+        return []
+    results = list(ScanResult.objects.filter(run=run))
+    unified = {u.coin_id: u for u in UnifiedScore.objects.filter(run=run)}
+    own: dict[int, dict[str, dict]] = defaultdict(dict)
+    for r in results:
+        own[r.coin_id][r.scanner] = r.scores or {}
+    prices = _entry_prices({(r.coin_id, r.data_as_of) for r in results if r.data_as_of}
+                           | {(u.coin_id, u.data_as_of) for u in unified.values() if u.data_as_of}, results)
+    out: list[Candidate] = []
+    for r in results:
+        if r.scanner not in by_scanner or r.scanner not in METRICS:
+            continue
+        u = unified.get(r.coin_id)
+        for direction, match in evaluate(by_scanner[r.scanner], _value_of(own[r.coin_id], u)).items():
+            metric = headline_metric(r.scanner, direction)
+            out.append(Candidate(r.coin_id, r.scanner, match, {
+                "score": (r.scores or {}).get(metric), "score_metric": metric,
+                "unified_score": u.unified_score if u else None,
+                "candle_close_time": r.data_as_of, "data_as_of": r.data_as_of,
+                "entry_price": prices.get((r.coin_id, r.data_as_of)), "scores": r.scores or {},
+                "inputs": r.inputs or {}, "missing": r.missing or [], "reasons": r.reasons or []}))
+    for coin_id, u in unified.items():
+        if "unified" not in by_scanner:
+            break
+        for direction, match in evaluate(by_scanner["unified"], _value_of(own[coin_id], u)).items():
+            out.append(Candidate(coin_id, "unified", match, {
+                "score": u.unified_score, "score_metric": "unified_score", "unified_score": u.unified_score,
+                "candle_close_time": u.data_as_of, "data_as_of": u.data_as_of,
+                "entry_price": prices.get((coin_id, u.data_as_of)),
+                "scores": {"unified_score": u.unified_score, "tier": u.tier, "label": u.label, "action": u.action,
+                           "confidence": u.confidence, "coverage": u.coverage, "confirmations": u.confirmations,
+                           "agreeing_scanners": u.agreeing_scanners, "breakdown": u.breakdown},
+                "inputs": u.components or {}, "missing": u.missing or [], "reasons": u.reasons or []}))
+    skipped = [c for c in out if c.fields["candle_close_time"] is None]
+    if skipped:
+        log.warning("run %s: %d signal(s) skipped, no closed candle to anchor them", run.pk, len(skipped))
+    return [c for c in out if c.fields["candle_close_time"] is not None]
+
+
+def initial_status(tier: int) -> tuple[str, str]:
+    reason = tier_disabled_reason(tier)
+    return (AlertDelivery.SUMMARY_ONLY, reason) if reason else (AlertDelivery.PENDING, "")
+
+
+def record_signals(run: ScanRun, now: datetime | None = None) -> list[Signal]:
+    """Write the run's new signals and their deliveries (one per enabled recipient wanting the
+    tier) in one transaction. Returns the signals created; a re-run returns []."""
+    if run.finished_at is None or run.status == ScanRun.RUNNING:
+        return []
+    now = now or timezone.now()
+    candidates = find_candidates(run)
+    Recipient.ensure_from_settings()
+    recipients = list(Recipient.objects.filter(enabled=True))
+    created: list[Signal] = []
+    with transaction.atomic():
+        existing = set(Signal.objects.filter(
+            coin_id__in={c.coin_id for c in candidates},
+            candle_close_time__in={c.fields["candle_close_time"] for c in candidates},
+        ).values_list("coin_id", "scanner", "direction", "candle_close_time"))
+        for c in candidates:
+            if (c.coin_id, c.scanner, c.match.direction, c.fields["candle_close_time"]) in existing:
+                continue
+            try:
+                with transaction.atomic():  # a concurrent recorder may have just written it
+                    signal = Signal.objects.create(
+                        coin_id=c.coin_id, run=run, scanner=c.scanner, kind=c.match.kind, direction=c.match.direction,
+                        tier=c.match.tier, rules_matched=c.match.rules, simulated=run.simulated, created_at=now,
+                        **c.fields)
+            except IntegrityError:
+                continue
+            created.append(signal)
+        deliveries = []
+        for signal in created:
+            status, reason = initial_status(signal.tier)
+            deliveries += [AlertDelivery(signal=signal, recipient=r, status=status, reason=reason, next_attempt_at=now)
+                           for r in recipients if r.wants(signal.tier)]
+        AlertDelivery.objects.bulk_create(deliveries)
+        marker, _ = ProcessedRun.objects.get_or_create(run=run, defaults={"processed_at": now})
+        ProcessedRun.objects.filter(pk=marker.pk).update(signals=F("signals") + len(created))
+    if created:
+        log.info("run %s: %d signal(s), %d deliveries", run.pk, len(created), len(deliveries))
+    return created
+
+
+def unprocessed_runs(now: datetime, within: timedelta = timedelta(hours=2)) -> list[ScanRun]:
+    """Finished runs of the last `within` whose signals were never recorded (a missed hook)."""
+    done = ProcessedRun.objects.values("run_id")
+    return list(ScanRun.objects.filter(finished_at__gte=now - within, finished_at__lte=now)
+                .exclude(status__in=[ScanRun.RUNNING, ScanRun.FAILED]).exclude(pk__in=done).order_by("finished_at"))
