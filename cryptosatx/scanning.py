@@ -7,6 +7,7 @@ from scanners.engine import run_scan
 from scanners.models import ScanRun
 from scanners.pipeline import Thresholds
 from signals.models import ScoringConfig
+from signals.outbox import record_signals
 from signals.ranking import update_unified
 
 
@@ -18,5 +19,9 @@ def current_thresholds() -> Thresholds:
 
 
 def scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
-    """Run a scan with the admin's thresholds and store its results and the coins' unified scores."""
-    return run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified)
+    """Run a scan with the admin's thresholds, store its results and the coins' unified scores, and
+    write the signals it raised with their alert deliveries (the outbox the sender task drains)."""
+    run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified)
+    if run.status != ScanRun.FAILED:
+        record_signals(run)
+    return run

@@ -255,6 +255,8 @@ LUNARCRUSH_API_KEY = env_secret("LUNARCRUSH_API_KEY")
 TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN")
 TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
 DAILY_SUMMARY_TIME = env.str("DAILY_SUMMARY_TIME", default="08:00")
+# Where the dashboard is reachable: alerts link to its coin pages.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Outside-service limits the governor enforces (APIS.md). Kept as settings so a tighter plan or
 # a test can lower them; the governor also learns the real usage from response headers.

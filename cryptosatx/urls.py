@@ -3,8 +3,11 @@ from django.urls import include, path
 
 from scanners import views as scanner_views
 
+from . import views
+
 urlpatterns = [
     path("", scanner_views.home, name="home"),
+    path("coins/<str:symbol>", views.coin_page, name="coin"),
     path("admin/", admin.site.urls),
     path("api/", include("cryptosatx.api.urls")),
 ]
