@@ -25,6 +25,27 @@ def manage(*args: str) -> list[str]:
     return [PY, str(ROOT / "manage.py"), *args]
 
 
+def configured(key: str) -> bool:
+    """Whether the environment or .env gives `key` a value."""
+    if os.environ.get(key):
+        return True
+    dotenv = ROOT / ".env"
+    return dotenv.is_file() and any(
+        line.split("=", 1)[0].strip() == key and line.split("=", 1)[1].strip()
+        for line in dotenv.read_text().splitlines() if "=" in line and not line.lstrip().startswith("#"))
+
+
+def offline_telegram_defaults() -> None:
+    """With Telegram pointing at the simulator (the default), give the bot a token and a group chat,
+    so alerts flow end to end and land in the simulator's inbox (/sim/telegram/messages)."""
+    if configured("TELEGRAM_API_URL"):
+        return
+    if not configured("TELEGRAM_BOT_TOKEN"):
+        os.environ["TELEGRAM_BOT_TOKEN"] = "1000000:cryptosatx-simulator"
+    if not configured("TELEGRAM_CHAT_ID"):
+        os.environ["TELEGRAM_CHAT_ID"] = "-1001"
+
+
 def wait_for(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -54,6 +75,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    offline_telegram_defaults()
     try:
         procs.append(start("marketsim", "--port", SIM_PORT))
         wait_for(f"http://127.0.0.1:{SIM_PORT}/sim/health")
@@ -62,7 +84,9 @@ def main() -> int:
         subprocess.run(manage("setup_schedules"), check=True)
         procs.append(start("qcluster"))
         procs.append(start("runserver", WEB, "--noreload"))
-        print(f"\nCryptoSatX is up: http://{WEB}/  (admin at /admin/; Ctrl-C stops everything)\n", flush=True)
+        print(f"\nCryptoSatX is up: http://{WEB}/  (admin at /admin/, API docs at /api/docs/; alerts sent to the "
+              f"simulated Telegram: http://127.0.0.1:{SIM_PORT}/sim/telegram/messages; Ctrl-C stops everything)\n",
+              flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("a process exited; stopping the others", file=sys.stderr)
