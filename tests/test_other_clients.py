@@ -91,8 +91,9 @@ def test_coingecko_and_lunarcrush_fields_are_parsed_as_sent(frozen_sim):
 @pytest.mark.parametrize("html", [False, True])
 def test_a_coingecko_429_json_or_html_is_waited_out(settings, html):
     settings.COINGECKO_CALLS_PER_MINUTE = 100  # we believe in more than the service allows
-    with SimulatorServer(seed=3, coins=30, window_seconds=1, coingecko_per_minute=3, html_429=html) as server:
-        point_all_at(settings, server.base_url, window=1)
+    with SimulatorServer(seed=3, coins=30, window_seconds=2, coingecko_per_minute=3, html_429=html) as server:
+        point_all_at(settings, server.base_url, window=2)
+        time.sleep(2 - time.time() % 2 + 0.05)  # all five calls inside one window, so two must get a 429
         started = time.monotonic()
         pages, stats = in_session(lambda md: _many(md.coingecko.markets, 5), ("coingecko",))
         s = state(server)
@@ -118,6 +119,7 @@ def test_the_futures_data_cap_is_respected_across_windows(settings):
     settings.BINANCE_FUTURES_DATA_PER_5MIN = 4
     with SimulatorServer(seed=3, coins=30, window_seconds=1, futures_data_per_5min=4) as server:
         point_all_at(settings, server.base_url, window=1)
+        time.sleep(5 - time.time() % 5 + 0.05)  # start a fresh 5-window cap, so the fourth call must wait
         started = time.monotonic()
         points, stats = in_session(
             lambda md: _many(lambda: md.futures.series("topLongShortPositionRatio", "BTCUSDT", "1h", 2), 6),
