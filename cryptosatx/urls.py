@@ -3,11 +3,12 @@ from django.urls import include, path
 
 from scanners import views as scanner_views
 
-from . import views
+from . import health, views
 
 urlpatterns = [
     path("", scanner_views.home, name="home"),
     path("coins/<str:symbol>", views.coin_page, name="coin"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("cryptosatx.api.urls")),
 ]

@@ -1,0 +1,69 @@
+"""/healthz: 200 when every check is within its limit, 503 naming the one that is not."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from marketdata.models import Coin, DataSource
+from scanners.models import ScanRun
+from signals.models import AlertDelivery, Recipient, Signal
+
+pytestmark = pytest.mark.django_db
+
+
+def finished_scan(scanner: str, hours_ago: float) -> None:
+    at = timezone.now() - timedelta(hours=hours_ago)
+    run = ScanRun.objects.create(scanner=scanner, status=ScanRun.COMPLETED)
+    ScanRun.objects.filter(pk=run.pk).update(started_at=at, finished_at=at)
+
+
+def healthy_system() -> None:
+    finished_scan("all", 0.5)
+    for name in ("binance_spot", "binance_futures", "coingecko", "lunarcrush"):
+        DataSource.objects.create(name=name, base_url="http://127.0.0.1:8765", simulated=True,
+                                  last_success_at=timezone.now())
+
+
+def test_a_healthy_system_answers_200_without_login(client):
+    healthy_system()
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["ok"] is True
+    assert body["scans"]["mss"]["ok"] and body["sources"]["coingecko"]["simulated"] is True
+    assert body["outbox"] == {"ok": True, "backlog": 0, "oldest_age_seconds": None}
+
+
+def test_no_scan_yet_is_unhealthy(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["scans"]["smart_money"]["ok"] is False
+
+
+def test_a_late_scanner_is_named(client, settings):
+    healthy_system()
+    ScanRun.objects.all().delete()
+    finished_scan("all", 3)  # smart money runs hourly: 3 h is past twice its interval
+    finished_scan("mss", 3)
+    body = client.get("/healthz").json()
+    assert body["scans"]["smart_money"]["ok"] is False and body["scans"]["mss"]["ok"] is True
+
+
+def test_a_banned_or_stale_source_is_unhealthy(client):
+    healthy_system()
+    DataSource.objects.filter(name="binance_spot").update(banned_until=timezone.now() + timedelta(minutes=5))
+    DataSource.objects.filter(name="lunarcrush").update(last_success_at=timezone.now() - timedelta(hours=4))
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["sources"]["binance_spot"]["banned"] is True and body["sources"]["lunarcrush"]["ok"] is False
+
+
+def test_an_outbox_backlog_older_than_its_limit_is_unhealthy(client):
+    healthy_system()
+    coin = Coin.objects.create(symbol="XUSDT", base_asset="X", quote_asset="USDT")
+    recipient = Recipient.objects.create(name="global", chat_id="-1001")
+    signal = Signal.objects.create(coin=coin, scanner="rsi", kind="oversold", direction="LONG", tier=2,
+                                   candle_close_time=timezone.now(), created_at=timezone.now() - timedelta(minutes=30))
+    AlertDelivery.objects.create(signal=signal, recipient=recipient, next_attempt_at=signal.created_at)
+    body = client.get("/healthz").json()
+    assert body["outbox"]["backlog"] == 1 and body["outbox"]["ok"] is False
+    assert "chat_id" not in str(body) and "-1001" not in str(body)  # nothing secret
