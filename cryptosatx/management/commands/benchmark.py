@@ -8,10 +8,11 @@ from cryptosatx.bench import scan as bench
 class Command(BaseCommand):
     help = ("Benchmarks that print one JSON object. `benchmark scan --coins N`: a cold and a warm full scan "
             "against a simulator started with real limits and 100±30 ms latency, compared with the floor. "
-            "`benchmark ranking --coins N`: the CPU cost of the unified ranking for N coins.")
+            "`benchmark ranking --coins N`: the CPU cost of the unified ranking for N coins. "
+            "`benchmark alerts --coins N`: N tier-1 signals through the outbox to the simulator's Telegram.")
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["scan", "ranking"])
+        parser.add_argument("what", choices=["scan", "ranking", "alerts"])
         parser.add_argument("--coins", type=int, default=500)
         parser.add_argument("--latency-ms", type=int, default=100)
         parser.add_argument("--jitter-ms", type=int, default=30)
@@ -22,6 +23,19 @@ class Command(BaseCommand):
     def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
         if not 1 <= coins <= 5000:
             raise CommandError("--coins must be between 1 and 5000.")
+        if what == "alerts" and not inner:
+            sim, url = bench.start_simulator(30, 0, 0)
+            try:
+                self.stdout.write(bench.run_isolated(
+                    ["benchmark", "alerts", "--inner", "--coins", str(coins)], database_url,
+                    {"SIMULATOR_URL": url, "TELEGRAM_API_URL": f"{url}/telegram",
+                     "TELEGRAM_BOT_TOKEN": "1000000:benchmark", "TELEGRAM_CHAT_ID": "-1001"}))
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            finally:
+                sim.terminate()
+                sim.wait(timeout=30)
+            return
         if what == "ranking" and not inner:
             try:
                 self.stdout.write(bench.run_isolated(["benchmark", "ranking", "--inner", "--coins", str(coins)],
@@ -30,7 +44,14 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
             return
         if inner:
-            if what == "ranking":
+            if what == "alerts":
+                from django.conf import settings
+                from django.core.management import call_command
+
+                from cryptosatx.bench import alerts as bench_alerts
+                call_command("migrate", verbosity=0)
+                self.stdout.write(json.dumps(bench_alerts.run(coins, settings.SIMULATOR_URL)))
+            elif what == "ranking":
                 from django.core.management import call_command
 
                 from cryptosatx.bench import ranking as bench_ranking
