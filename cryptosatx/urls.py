@@ -7,6 +7,7 @@ from . import health, views
 
 urlpatterns = [
     path("", scanner_views.home, name="home"),
+    path("ranking", views.ranking_page, name="ranking"),
     path("coins/<str:symbol>", views.coin_page, name="coin"),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
