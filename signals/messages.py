@@ -44,9 +44,18 @@ class TrackRecord:
 def tier_track_record(tier: int) -> TrackRecord | None:
     """The measured outcomes of past signals of this tier, or None while there is not enough history.
 
-    Hook for outcome tracking (DESIGN.md step 7): no outcomes are recorded yet, so this returns
-    None and messages say "not enough history yet" instead of the plan's "Expected Return"."""
-    return None
+    The tier's evaluated outcomes at the 24h horizon over the last 90 days (performance.queries.tier_record):
+    None below 10 of them, so messages say "not enough history yet" instead of the plan's "Expected
+    Return". Rates are in percent here (the templates print them with a %); the median is the trade's
+    return (direction-aware)."""
+    from performance.queries import tier_record
+
+    record = tier_record(tier)
+    if record is None:
+        return None
+    return TrackRecord(n=record["n"], horizon=record["horizon"], win_rate=record["win_rate"] * 100,
+                       win_rate_low=record["win_rate_low"] * 100, win_rate_high=record["win_rate_high"] * 100,
+                       median_pnl_pct=record["median_return_pct"])
 
 
 def telegram_length(text: str) -> int:

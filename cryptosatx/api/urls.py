@@ -2,6 +2,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .views.analytics import WinRatesView
 from .views.auth import MeView, TokenView
 from .views.coins import CoinDetailView
 from .views.ranking import UnifiedRankingView
@@ -14,6 +15,7 @@ urlpatterns = [
     path("coins/<str:symbol>", CoinDetailView.as_view(), name="coin-detail"),
     path("scans", ScanListView.as_view(), name="scan-list"),
     path("scans/<int:pk>", ScanDetailView.as_view(), name="scan-detail"),
+    path("analytics/win-rates", WinRatesView.as_view(), name="win-rates"),
     path("auth/token", TokenView.as_view(), name="auth-token"),
     path("auth/me", MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -78,8 +78,21 @@ class UnifiedScoreSerializer(serializers.Serializer):
 
     @extend_schema_field(HistoricalPerformanceSerializer(allow_null=True))
     def get_historical_performance(self, score: UnifiedScore) -> dict | None:
-        # Outcome tracking (SCORING.md §8) does not exist yet: say "not measured", never a guess.
-        return None
+        # The measured record of the alert tier this unified tier raises (TIER_1 → tier 1 …), from the same
+        # function as the alerts; null below 10 outcomes, and for TIER_4 (no alert). One read per tier a
+        # response holds, whatever the number of rows.
+        tier = {"TIER_1": 1, "TIER_2": 2, "TIER_3": 3}.get(score.tier or "")
+        if tier is None:
+            return None
+        cache = self.__dict__.setdefault("_track_records", {})
+        if tier not in cache:
+            from signals.messages import tier_track_record
+
+            record = tier_track_record(tier)
+            cache[tier] = None if record is None else {
+                "n": record.n, "win_rate": round(record.win_rate / 100, 4),
+                "median_return_pct": record.median_pnl_pct}
+        return cache[tier]
 
 
 class RankingSerializer(serializers.Serializer):

@@ -1,0 +1,89 @@
+"""The reads behind /api/analytics/win-rates, the alerts' track record and the ranking's
+historical_performance. Only evaluated outcomes enter a rate; pending and unavailable ones are counted."""
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from typing import Callable
+
+from django.utils import timezone
+
+from signals.models import Signal
+
+from .models import SignalOutcome
+from .stats import summarise, wilson
+
+# PLAN.md §4.2's buckets: (scanner, bucket) → does a signal belong in it. `score` is the scanner's headline
+# number (smart_money: accumulation or distribution; mss: MSS; rsi: RSI; unified: the unified score).
+Test = Callable[[Signal], bool]
+
+
+def _score(s: Signal) -> float:
+    return s.score if s.score is not None else float("nan")  # NaN fails every comparison: in no bucket
+
+
+BUCKETS: dict[str, dict[str, Test]] = {
+    "smart_money": {
+        "accumulation_7+": lambda s: s.kind == "accumulating" and _score(s) >= 7,
+        "accumulation_5-6": lambda s: s.kind == "accumulating" and 5 <= _score(s) < 7,
+        "distribution_7+": lambda s: s.kind == "distributing" and _score(s) >= 7,
+    },
+    "mss": {
+        "score_90+": lambda s: _score(s) >= 90,
+        "score_75-89": lambda s: 75 <= _score(s) < 90,
+    },
+    "rsi": {
+        "oversold_<20": lambda s: s.kind == "oversold" and _score(s) < 20,
+        "oversold_20-25": lambda s: s.kind == "oversold" and 20 <= _score(s) < 25,
+        "overbought_>75": lambda s: s.kind == "overbought" and _score(s) > 75,
+    },
+    "social": {
+        "all": lambda s: True,
+    },
+    "unified": {f"TIER_{t}": (lambda s, t=t: s.tier == t) for t in (1, 2, 3)},
+}
+TIERS = (1, 2, 3)
+TRACK_HORIZON, TRACK_DAYS, TRACK_MIN_N = "24h", 90, 10
+
+
+def window_outcomes(horizon: str, since: datetime) -> list[SignalOutcome]:
+    """The outcomes at `horizon` of the signals whose candle closed at or after `since`."""
+    return list(SignalOutcome.objects.filter(horizon=horizon, signal__candle_close_time__gte=since)
+                .select_related("signal").order_by("pk"))
+
+
+def win_rates(days: int, horizon: str, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    rows = window_outcomes(horizon, since)
+
+    def of(test: Callable[[SignalOutcome], bool]) -> dict:
+        return summarise([o for o in rows if test(o)], window_days=days)
+
+    return {
+        "days": days, "horizon": horizon, "since": since, "generated_at": now,
+        "simulated_signals": sum(1 for o in rows if o.signal.simulated),
+        "overall": of(lambda o: True),
+        "by_scanner": {scanner: {name: of(lambda o, scanner=scanner, test=test: o.signal.scanner == scanner
+                                          and test(o.signal))
+                                 for name, test in buckets.items()}
+                       for scanner, buckets in BUCKETS.items()},
+        "by_tier": {f"TIER_{t}": of(lambda o, t=t: o.signal.tier == t) for t in TIERS},
+    }
+
+
+def tier_record(tier: int, now: datetime | None = None) -> dict | None:
+    """The alert tier's measured record at 24h over the last 90 days, or None below 10 evaluated outcomes:
+    {n, win_rate (0–1), win_rate_low, win_rate_high, median_return_pct (the trade's, direction-aware)}."""
+    now = now or timezone.now()
+    done = list(SignalOutcome.objects.filter(
+        horizon=TRACK_HORIZON, status=SignalOutcome.EVALUATED, signal__tier=tier,
+        signal__candle_close_time__gte=now - timedelta(days=TRACK_DAYS)).select_related("signal"))
+    n = len(done)
+    if n < TRACK_MIN_N:
+        return None
+    wins = sum(1 for o in done if o.outcome == SignalOutcome.WIN)
+    low, high = wilson(wins, n)
+    return {"n": n, "horizon": TRACK_HORIZON, "win_rate": round(wins / n, 4), "win_rate_low": round(low, 4),
+            "win_rate_high": round(high, 4),
+            "median_return_pct": round(statistics.median(o.return_pct for o in done), 4)}
