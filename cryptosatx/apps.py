@@ -7,3 +7,4 @@ class CryptoSatXConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the configuration checks)
+        from . import heartbeat  # noqa: F401  (connects the django-q2 heartbeat receivers)

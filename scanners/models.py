@@ -80,3 +80,20 @@ class ScanSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scanner} @ {self.slot_start:%Y-%m-%d %H:%M}"
+
+
+class ClusterHeartbeat(models.Model):
+    """One row per django-q2 cluster (`qcluster` process), written by `cryptosatx.heartbeat`
+    while it works and every minute while it idles; `alive_clusters()` reads it."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid of the qcluster process.")
+    host = models.CharField(max_length=150)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField(help_text="When this cluster was first seen.")
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (last seen {self.last_seen:%Y-%m-%d %H:%M:%S})"

@@ -236,9 +236,13 @@ def apply_fault(model, rows: list, recipient: Recipient, fault: Fault, now: date
 
 def send_message(model, rows: list, recipient: Recipient, transport: Transport, text: str, silent: bool,
                  now: datetime, worker: str, sent_reason: str = "") -> str:
-    """Send one message covering `rows`. Returns "sent" or the fault's kind."""
+    """Send one message covering `rows`. Returns "sent", "lost" (not ours any more) or the fault's kind."""
     ids = [r.pk for r in rows]
-    model.objects.filter(pk__in=ids, claimed_by=worker, status=model.CLAIMED).update(send_started_at=now)
+    if model.objects.filter(pk__in=ids, claimed_by=worker, status=model.CLAIMED).update(send_started_at=now) < len(ids):
+        # Our lease ran out (a stalled pass) and another worker took over some of these rows: it sends them.
+        release(model, ids, worker, now)  # any still ours go back, due now
+        log.warning("%s lost its claim on %s before sending: left to the worker that took them over", worker, ids)
+        return "lost"
     try:
         sent = transport.send(recipient.chat_id, text, silent=silent, preview=False)
     except Exception as exc:  # noqa: BLE001 - every failure becomes stored state, never a crashed worker
@@ -382,6 +386,8 @@ def _deliver(transport: Transport, rows: list[AlertDelivery], now: datetime, wor
         report.digests += int(digest)
         return outcome
     budget.forget(batch)
+    if outcome == "lost":
+        return outcome
     if outcome in ("rate_limited", "bot_misconfigured"):
         return "rate_limited"
     if outcome in ("maybe_delivered", "unexpected"):
