@@ -1,4 +1,4 @@
-"""`GET /healthz`: is the system doing its job? No login, nothing secret — names, ages and counts.
+"""`GET /healthz`: is the system doing its job? No login, nothing secret — ages and counts.
 
 Each check has a limit; the answer is 200 when every check is within it and 503 otherwise, so a
 load balancer or an uptime monitor can act on the status alone and a human on the body.
@@ -17,6 +17,8 @@ from django.views.decorators.cache import never_cache
 from marketdata.models import DataSource
 from scanners.models import ScanRun
 from signals.models import AlertDelivery
+
+from .heartbeat import ALIVE_WITHIN, alive_clusters
 
 SCAN_INTERVALS = {"smart_money": "SMART_MONEY_INTERVAL_HOURS", "mss": "MSS_DISCOVERY_INTERVAL_HOURS",
                   "rsi": "RSI_SCREENER_INTERVAL_HOURS", "social": "LUNARCRUSH_INTERVAL_HOURS"}
@@ -37,6 +39,11 @@ def checks(now=None) -> dict:
         out["database"] = {"ok": True}
     except Exception as exc:  # noqa: BLE001 — the whole point is to report it
         return {"database": {"ok": False, "error": type(exc).__name__}}
+
+    # At least one q cluster must have shown life recently, or nothing is scanning or sending.
+    alive = list(alive_clusters(now=now).values_list("host", "last_seen"))
+    out["clusters"] = {"ok": bool(alive), "alive": len(alive), "within_seconds": ALIVE_WITHIN.total_seconds(),
+                       "last_seen_age_seconds": _age(now, max((t for _, t in alive), default=None))}
 
     # A scanner is late when its last completed (or partial) scan is older than twice its interval.
     # "all" scans count for every scanner.

@@ -18,6 +18,8 @@ def finished_scan(scanner: str, hours_ago: float) -> None:
 
 
 def healthy_system() -> None:
+    from cryptosatx.heartbeat import record
+    record()  # a q cluster showed life just now
     finished_scan("all", 0.5)
     for name in ("binance_spot", "binance_futures", "coingecko", "lunarcrush"):
         DataSource.objects.create(name=name, base_url="http://127.0.0.1:8765", simulated=True,
@@ -67,3 +69,11 @@ def test_an_outbox_backlog_older_than_its_limit_is_unhealthy(client):
     body = client.get("/healthz").json()
     assert body["outbox"]["backlog"] == 1 and body["outbox"]["ok"] is False
     assert "chat_id" not in str(body) and "-1001" not in str(body)  # nothing secret
+
+
+def test_no_live_cluster_is_unhealthy(client):
+    from scanners.models import ClusterHeartbeat
+    healthy_system()
+    ClusterHeartbeat.objects.update(last_seen=timezone.now() - timedelta(minutes=10))
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["clusters"]["alive"] == 0
