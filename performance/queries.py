@@ -87,3 +87,27 @@ def tier_record(tier: int, now: datetime | None = None) -> dict | None:
     return {"n": n, "horizon": TRACK_HORIZON, "win_rate": round(wins / n, 4), "win_rate_low": round(low, 4),
             "win_rate_high": round(high, 4),
             "median_return_pct": round(statistics.median(o.return_pct for o in done), 4)}
+
+
+def day_record(start: datetime, end: datetime) -> dict:
+    """The 24h outcomes of the signals whose candle closed in [start, end), for the daily summary:
+    per alert tier wins / losses / neutral, the average winning return and the best signal, with
+    how many are still pending (a signal from late in the day has no 24h outcome by morning)."""
+    rows = list(SignalOutcome.objects.filter(horizon=TRACK_HORIZON, signal__candle_close_time__gte=start,
+                                             signal__candle_close_time__lt=end)
+                .select_related("signal__coin"))
+    done = [o for o in rows if o.status == SignalOutcome.EVALUATED]
+    tiers = {}
+    for tier in (1, 2, 3):
+        mine = [o for o in done if o.signal.tier == tier]
+        if mine:
+            wins = sum(o.outcome == SignalOutcome.WIN for o in mine)
+            tiers[tier] = {"n": len(mine), "wins": wins, "losses": sum(o.outcome == SignalOutcome.LOSS for o in mine),
+                           "win_rate_pct": round(100 * wins / len(mine), 1)}
+    gains = [o.return_pct for o in done if o.outcome == SignalOutcome.WIN]
+    best = max(done, key=lambda o: o.return_pct, default=None)
+    return {"horizon": TRACK_HORIZON, "evaluated": len(done),
+            "pending": sum(o.status == SignalOutcome.PENDING for o in rows),
+            "unavailable": sum(o.status == SignalOutcome.UNAVAILABLE for o in rows), "tiers": tiers,
+            "avg_gain_pct": round(statistics.fmean(gains), 2) if gains else None,
+            "best": {"symbol": best.signal.coin.symbol, "return_pct": round(best.return_pct, 2)} if best else None}

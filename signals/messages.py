@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -41,6 +41,16 @@ class TrackRecord:
     median_pnl_pct: float
 
 
+# The measured record comes from the performance app, which depends on signals, not the other way
+# round: it registers its reader here when Django starts (performance.apps.PerformanceConfig.ready).
+_record_reader: Callable[[int], dict | None] | None = None
+
+
+def set_record_reader(reader: Callable[[int], dict | None] | None) -> None:
+    global _record_reader
+    _record_reader = reader
+
+
 def tier_track_record(tier: int) -> TrackRecord | None:
     """The measured outcomes of past signals of this tier, or None while there is not enough history.
 
@@ -48,9 +58,7 @@ def tier_track_record(tier: int) -> TrackRecord | None:
     None below 10 of them, so messages say "not enough history yet" instead of the plan's "Expected
     Return". Rates are in percent here (the templates print them with a %); the median is the trade's
     return (direction-aware)."""
-    from performance.queries import tier_record
-
-    record = tier_record(tier)
+    record = _record_reader(tier) if _record_reader else None
     if record is None:
         return None
     return TrackRecord(n=record["n"], horizon=record["horizon"], win_rate=record["win_rate"] * 100,

@@ -6,6 +6,7 @@ frozen at creation, then claims and sends it like an alert: sent once a day even
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count
@@ -22,6 +23,15 @@ from .sender import (PACED, RATE_LIMITED, Transport, bot_paused_until, claim, de
 TOP = 3
 GEMS = 5
 WATCHLIST = 10
+
+# Yesterday's performance comes from the performance app (which depends on signals); it registers
+# its reader at start-up (performance.apps). Without it the summary says there is no history yet.
+_day_record_reader: Callable[[datetime, datetime], dict] | None = None
+
+
+def set_day_record_reader(reader: Callable[[datetime, datetime], dict] | None) -> None:
+    global _day_record_reader
+    _day_record_reader = reader
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -110,6 +120,7 @@ def summary_context(day: date) -> dict:
         "gems": _gems(results, floor), "gem_floor": f"{floor:g}",
         "watchlist": watchlist, "watchlist_more": max(0, watch.count() - WATCHLIST),
         "simulated": runs.filter(simulated=True).exists(), "site": site_url(),
+        "performance": _day_record_reader(start, end) if _day_record_reader else None,
     }
 
 

@@ -80,7 +80,7 @@ def test_the_summary_counts_the_days_rows():
     assert gems == ["1. NEWUSDT - MSS 88 ($4.0M FDV, 18h old)", "2. TOKEN2USDT - MSS 79 ($8.2M FDV, 36h old)", ""]
     watch = lines[lines.index("📋 <b>Watchlist (tier 3, summary only):</b>") + 1:][:2]
     assert watch == ["• WATCHUSDT - RSI · Oversold (LONG) · RSI 27.5", ""]
-    assert "not enough history yet (signal outcomes are not tracked yet)" in lines
+    assert "not enough history yet" in lines  # no outcome has been measured for that day
     assert "PEPEUSDT" not in text and "WIFUSDT" not in text and "LOUDUSDT" not in text
     assert len(text.encode("utf-16-le")) // 2 <= 4096
 
@@ -134,3 +134,22 @@ def test_two_workers_at_once_on_postgres_send_it_once():
     run_in_threads(3, lambda i: send_daily_summary(transports[i], now=NOW, worker=f"w{i}"))
     assert sorted(m.chat_id for t in transports for m in t.messages) == ["-100200", "1001"]
     assert SummaryDelivery.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_yesterdays_performance_comes_from_the_measured_outcomes():
+    from datetime import datetime as dt
+
+    from tests.outcome_factories import coin as a_coin, outcome, signal
+    day = date(2025, 11, 1)
+    noon = dt(2025, 11, 1, 12, tzinfo=timezone.utc)
+    wins = [signal(a_coin(f"W{i}USDT"), tier=1, at=noon) for i in range(3)]
+    for s, pnl in zip(wins, (6.0, 12.0, 9.0)):
+        outcome(s, result="WIN", pnl=pnl)
+    outcome(signal(a_coin("LOSSUSDT"), tier=1, at=noon), result="LOSS", pnl=-4.0)
+    outcome(signal(a_coin("WAITUSDT"), tier=2, at=noon), status="pending")
+    text = daily_summary(day)
+    assert "TIER 1 signals: 3 wins, 1 loss of 4 (75% win rate)" in text
+    assert "Average gain of the wins: 9%" in text  # (6 + 12 + 9) / 3
+    assert "Best performer: 12% (W1USDT)" in text
+    assert "1 still waiting for their 24h mark" in text
