@@ -1,5 +1,7 @@
 """Pages that join the apps: a coin's scores, its unified score and its recent signals. They read
 through the same query functions as the API (cryptosatx.api.queries), so the two cannot disagree."""
+import httpx
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
@@ -38,3 +40,18 @@ def ranking_page(request):
         "tiers": TIERS, "scanners": RESULT_SCANNERS, "current": request.GET,
         "query": "&".join(f"{k}={v}" for k, v in request.GET.items() if k != "page" and v),
     })
+
+
+def telegram_inbox(request):
+    """What the simulator's Telegram received: the alerts and summaries as a chat would show them.
+    Only when Telegram is the simulator; a real chat is read in Telegram itself."""
+    simulated = settings.TELEGRAM_API_URL.rstrip("/") == f"{settings.SIMULATOR_URL.rstrip('/')}/telegram"
+    messages, error = [], ""
+    if simulated:
+        try:
+            response = httpx.get(f"{settings.SIMULATOR_URL.rstrip('/')}/sim/telegram/messages", timeout=5)
+            response.raise_for_status()
+            messages = list(reversed(response.json()))[:200]
+        except (httpx.HTTPError, ValueError) as exc:
+            error = f"The simulator did not answer ({type(exc).__name__}); is it running (make run)?"
+    return render(request, "telegram_inbox.html", {"simulated": simulated, "messages": messages, "error": error})
