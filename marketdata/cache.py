@@ -31,9 +31,10 @@ class Cached:
 
 
 class SmartCache:
-    def __init__(self, max_items: int = 1000, clock: Callable[[], float] = time.time):
+    def __init__(self, max_items: int = 1000, clock: Callable[[], float] = time.time, shared=None):
         self.max_items = max_items
         self.clock = clock
+        self.shared = shared  # the L2 backend; None: Django's default cache (Redis when REDIS_URL is set)
         self._l1: OrderedDict[str, tuple[Any, float]] = OrderedDict()
         self._refreshing: dict[str, asyncio.Task] = {}
         self.hits = {"L1": 0, "L2": 0, "origin": 0, "stale": 0}
@@ -53,7 +54,7 @@ class SmartCache:
         found = self._l1.get(key)
         source = "L1"
         if found is None and level == "L2":
-            found = await sync_to_async(django_cache.get)(f"smartcache:{key}")
+            found = await sync_to_async(self._shared().get)(f"smartcache:{key}")
             source = "L2"
             if found is not None:
                 self._put_l1(key, *found)
@@ -77,7 +78,10 @@ class SmartCache:
         fetched_at = self.clock()
         self._put_l1(key, value, fetched_at)
         if level == "L2":
-            await sync_to_async(django_cache.set)(f"smartcache:{key}", (value, fetched_at), timeout=max_stale)
+            await sync_to_async(self._shared().set)(f"smartcache:{key}", (value, fetched_at), timeout=max_stale)
+
+    def _shared(self):
+        return self.shared if self.shared is not None else django_cache
 
     async def _refresh(self, key: str, fetch: Callable[[], Awaitable[Any]], level: str, max_stale: float) -> None:
         try:

@@ -125,3 +125,31 @@ def test_a_ban_refuses_without_sending():
     clock.t += 121
     run(lambda: gov.acquire(1))
     assert gov.used == 1
+
+
+def redis_cache():
+    """A Redis-backed Django cache on the local server, or a skip that says why."""
+    import socket
+
+    from django.core.cache.backends.redis import RedisCache
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("needs Redis at 127.0.0.1:6379 (CI starts it): not reachable here")
+    cache = RedisCache("redis://127.0.0.1:6379/15", {"KEY_PREFIX": "cryptosatx-test"})
+    cache.clear()
+    return cache
+
+
+def test_l2_on_redis_shares_a_value_between_processes():
+    shared = redis_cache()
+    clock, (calls, fetch) = Clock(), counter()
+    one, other = SmartCache(clock=clock, shared=shared), SmartCache(clock=clock, shared=shared)
+
+    async def go():
+        await one.get("tickers", fetch, ttl=60, max_stale=300, level="L2")
+        return await other.get("tickers", fetch, ttl=60, max_stale=300, level="L2")
+    got = run(go)
+    assert got.value == "v1" and got.level == "L2" and calls["n"] == 1
+    assert shared.get("smartcache:tickers")[0] == "v1"
+    shared.clear()
