@@ -3,12 +3,15 @@ from django.urls import include, path
 
 from scanners import views as scanner_views
 
-from . import health, views
+from . import health, report_views, views
 
 urlpatterns = [
     path("", scanner_views.home, name="home"),
     path("ranking", views.ranking_page, name="ranking"),
     path("coins/<str:symbol>", views.coin_page, name="coin"),
+    path("reports/monthly", report_views.monthly_page, name="report-monthly"),
+    path("reports/daily", report_views.daily_latest, name="report-daily-latest"),
+    path("reports/daily/<str:day>", report_views.daily_page, name="report-daily"),
     path("healthz", health.healthz, name="healthz"),
     path("simulator/telegram", views.telegram_inbox, name="telegram-inbox"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from signals.admin import ScoringConfigAdmin
 
 from .models import SignalOutcome
 
@@ -26,3 +28,23 @@ class SignalOutcomeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Thresholds change only when an admin applies a suggestion. The action lives here, with the optimizer,
+# and is added to the scoring configuration's admin (signals cannot import this app: imports run
+# signals <- performance).
+@admin.action(description="Apply suggested threshold (walk-forward report, only where it recommends one)")
+def apply_suggested_threshold(modeladmin, request, queryset):
+    from .optimizer import apply_suggestions
+
+    for config in queryset:
+        changed, refused = apply_suggestions(config)
+        if changed:
+            modeladmin.message_user(request, "Changed: " + "; ".join(changed), messages.SUCCESS)
+            if refused:
+                modeladmin.message_user(request, "Not changed: " + "; ".join(refused), messages.INFO)
+        else:
+            modeladmin.message_user(request, "No threshold changed: " + "; ".join(refused), messages.WARNING)
+
+
+ScoringConfigAdmin.actions = [*(ScoringConfigAdmin.actions or []), apply_suggested_threshold]

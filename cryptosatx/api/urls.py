@@ -3,9 +3,11 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views.analytics import WinRatesView
+from .views.calibration import CalibrationView, ThresholdsView
 from .views.auth import MeView, TokenView
 from .views.coins import CoinDetailView
 from .views.ranking import UnifiedRankingView
+from .views.reports import MonthlyReportView
 from .views.scans import ScanDetailView, ScanListView
 
 app_name = "api"
@@ -16,6 +18,9 @@ urlpatterns = [
     path("scans", ScanListView.as_view(), name="scan-list"),
     path("scans/<int:pk>", ScanDetailView.as_view(), name="scan-detail"),
     path("analytics/win-rates", WinRatesView.as_view(), name="win-rates"),
+    path("analytics/calibration", CalibrationView.as_view(), name="calibration"),
+    path("analytics/thresholds", ThresholdsView.as_view(), name="thresholds"),
+    path("reports/monthly", MonthlyReportView.as_view(), name="monthly-report"),
     path("auth/token", TokenView.as_view(), name="auth-token"),
     path("auth/me", MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
