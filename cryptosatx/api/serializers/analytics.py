@@ -11,14 +11,23 @@ from ..fields import BoundedIntegerField
 HORIZON_NAMES = tuple(HORIZONS)
 
 
-class WinRateParams(serializers.Serializer):
-    days = BoundedIntegerField(min_value=1, max_value=365, default=30, required=False,
+def days_field(default: int) -> BoundedIntegerField:
+    return BoundedIntegerField(min_value=1, max_value=365, default=default, required=False,
                                message="Must be an integer between 1 and 365.",
-                               help_text="Signals whose candle closed in the last this many days, 1–365 (default 30).")
-    horizon = serializers.ChoiceField(
+                               help_text=f"Signals whose candle closed in the last this many days, 1–365 "
+                                         f"(default {default}).")
+
+
+def horizon_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
         choices=HORIZON_NAMES, default="24h", required=False,
         error_messages={"invalid_choice": f"Must be one of: {', '.join(HORIZON_NAMES)}."},
         help_text="The outcome horizon measured (default 24h).")
+
+
+class WinRateParams(serializers.Serializer):
+    days = days_field(30)
+    horizon = horizon_field()
 
 
 class StatsSerializer(serializers.Serializer):

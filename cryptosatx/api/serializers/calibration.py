@@ -6,7 +6,7 @@ from rest_framework import serializers
 from performance.optimizer import DEFAULT_DAYS
 
 from ..fields import BoundedIntegerField
-from .analytics import HORIZON_NAMES
+from .analytics import HORIZON_NAMES, days_field, horizon_field
 
 
 def _ci(help_text: str) -> serializers.ListField:
@@ -15,13 +15,8 @@ def _ci(help_text: str) -> serializers.ListField:
 
 
 class CalibrationParams(serializers.Serializer):
-    days = BoundedIntegerField(min_value=1, max_value=365, default=90, required=False,
-                               message="Must be an integer between 1 and 365.",
-                               help_text="Signals whose candle closed in the last this many days, 1–365 (default 90).")
-    horizon = serializers.ChoiceField(
-        choices=HORIZON_NAMES, default="24h", required=False,
-        error_messages={"invalid_choice": f"Must be one of: {', '.join(HORIZON_NAMES)}."},
-        help_text="The outcome horizon measured (default 24h).")
+    days = days_field(90)
+    horizon = horizon_field()
 
 
 class CalibrationBucketSerializer(serializers.Serializer):
