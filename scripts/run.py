@@ -84,9 +84,8 @@ def main() -> int:
         subprocess.run(manage("setup_schedules"), check=True)
         procs.append(start("qcluster"))
         procs.append(start("runserver", WEB, "--noreload"))
-        print(f"\nCryptoSatX is up: http://{WEB}/  (admin at /admin/, API docs at /api/docs/; alerts sent to the "
-              f"simulated Telegram: http://127.0.0.1:{SIM_PORT}/sim/telegram/messages; Ctrl-C stops everything)\n",
-              flush=True)
+        print(f"\nCryptoSatX is up: http://{WEB}/  (ranking at /ranking, admin at /admin/, API docs at /api/docs/, "
+              f"alerts the simulated Telegram received at /simulator/telegram; Ctrl-C stops everything)\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("a process exited; stopping the others", file=sys.stderr)
