@@ -59,9 +59,12 @@ def wait_for(url: str, seconds: float = 30) -> None:
 
 def main() -> int:
     procs: list[subprocess.Popen] = []
+    history: subprocess.Popen | None = None
 
     def stop(*_):
         # Each child leads its own process group, so the q cluster's workers get the signal too.
+        if history is not None and history.poll() is None:
+            os.killpg(history.pid, signal.SIGTERM)
         for p in reversed(procs):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -84,10 +87,15 @@ def main() -> int:
         subprocess.run(manage("setup_schedules"), check=True)
         procs.append(start("qcluster"))
         procs.append(start("runserver", WEB, "--noreload"))
+        # First start only: replay 60 days of simulated history in the background, so the analytics and
+        # reports have signals and outcomes to show within minutes (marked simulated, never sent).
+        history = start("simulate-history", "--days", "60", "--once")
         print(f"\nCryptoSatX is up: http://{WEB}/  (ranking at /ranking, admin at /admin/, API docs at /api/docs/, "
               f"alerts the simulated Telegram received at /simulator/telegram; Ctrl-C stops everything)\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
+            if history is not None and history.poll() is not None:
+                history = None
         print("a process exited; stopping the others", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
