@@ -61,7 +61,8 @@ def simulate_history(days: float, step_hours: int = 4, symbols: list[str] | None
     for rule in AlertRule.objects.filter(enabled=True).order_by("tier", "pk"):
         rules_by_scanner.setdefault(rule.scanner, []).append(rule)
     t, config = current_thresholds(), ScoringConfig.current()
-    run = ScanRun.objects.create(scanner="replay", status=ScanRun.COMPLETED, simulated=True, finished_at=now,
+    # "running" until the end: an interrupted replay is run again by `--once` (its signals are not doubled).
+    run = ScanRun.objects.create(scanner="replay", status=ScanRun.RUNNING, simulated=True,
                                  universe_size=len(coins), scored=len(coins),
                                  parameters={"replay": {"days": days, "step_hours": step_hours,
                                                         "from": start.isoformat(), "to": now.isoformat()}})
@@ -71,6 +72,8 @@ def simulate_history(days: float, step_hours: int = 4, symbols: list[str] | None
         with transaction.atomic():
             # The unique key (coin, scanner, direction, candle close) keeps a second replay from doubling.
             created += len(Signal.objects.bulk_create(batch, ignore_conflicts=True, batch_size=500))
+    run.status, run.finished_at = ScanRun.COMPLETED, datetime.now(timezone.utc)
+    run.save(update_fields=["status", "finished_at"])
     outcomes = ensure_all_outcomes()
     evaluated: dict[str, int] = {}
     while True:  # evaluate_due works in batches; stop when a batch settles nothing more

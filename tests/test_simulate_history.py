@@ -30,6 +30,11 @@ def test_a_replay_fills_simulated_signals_and_their_measured_outcomes(settings, 
     rates = client.get("/api/analytics/win-rates", {"days": 30, "horizon": "1h"}).json()
     assert rates["overall"]["n"] == SignalOutcome.objects.filter(horizon="1h", status="evaluated").count() > 0
 
+    from scanners.models import ScanRun
+    assert ScanRun.objects.get(pk=report["run_id"]).status == "completed"
+    once = StringIO()
+    call_command("simulate-history", "--once", stdout=once)
+    assert "nothing to do" in once.getvalue()
     again = StringIO()
     call_command("simulate-history", "--days", "10", "--step-hours", "2", "--json", stdout=again)
     assert Signal.objects.count() == signals.count()  # a second replay adds nothing

@@ -22,8 +22,8 @@ class Command(BaseCommand):
     def handle(self, *args, days, step_hours, coins, limit, once: bool = False, json: bool = False, **options):
         from scanners.models import ScanRun
 
-        if once and ScanRun.objects.filter(scanner="replay").exists():
-            self.stdout.write("A replay exists already; nothing to do (--once).")
+        if once and ScanRun.objects.filter(scanner="replay", status=ScanRun.COMPLETED).exists():
+            self.stdout.write("A completed replay exists already; nothing to do (--once).")
             return
         if not 0 < days <= 365 or not 1 <= step_hours <= 168 or (limit is not None and limit < 1):
             raise CommandError("--days must be in (0, 365], --step-hours in [1, 168], --limit at least 1.")
