@@ -124,3 +124,10 @@ def test_a_faulty_market_gives_partial_coverage_with_every_failure_recorded(sett
     klines_failed = {e["symbol"] for e in run.errors if e["error"].startswith("klines")}
     assert not scored & klines_failed  # a coin without candles is not scored from nothing
     assert ScanRun.objects.get(pk=run.pk).errors == run.errors
+
+
+def test_mss_on_an_old_coin_says_it_scores_new_listings_only(settings, small_sim):
+    from django.core.management import CommandError
+    point_all_at(settings, small_sim.base_url)
+    with pytest.raises(CommandError, match="younger than 7 days"):
+        call_command("scan", "mss", "--coins", "BTCUSDT", stdout=StringIO())

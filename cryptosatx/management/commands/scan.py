@@ -33,6 +33,9 @@ class Command(BaseCommand):
             for result in run.results.exclude(signal="").select_related("coin").order_by("scanner", "coin__symbol")[:50]:
                 self.stdout.write(f"  {result.scanner:<13} {result.coin.symbol:<14} {result.signal:<13} "
                                   f"score {result.score}")
+        if scanner == "mss" and symbols and run.universe_size == 0:
+            raise CommandError(f"none of {', '.join(symbols)} is a listing younger than 7 days: MSS scores new "
+                               "listings only (scan all or smart_money for older coins).")
         if run.status == ScanRun.FAILED or (symbols and run.scored == 0):
             errors = "; ".join(f"{e['symbol']}: {e['error']}" for e in run.errors[:5])
             raise CommandError(f"scan {run.status}: {errors or 'no coin could be scored'}")
