@@ -93,7 +93,11 @@ INSTALLED_APPS = [
     "scanners",
     "signals",
     "performance",
+    "accounts",
     "watchlists",
+    "portfolio",
+    "backtest",
+    "recommend",
 ]
 
 MIDDLEWARE = [

@@ -15,5 +15,11 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("simulator/telegram", views.telegram_inbox, name="telegram-inbox"),
     path("admin/", admin.site.urls),
+    # Each user-facing app owns its pages (accounts, watchlists, portfolio, backtests, recommendations).
+    path("", include("accounts.urls")),
+    path("", include("watchlists.urls")),
+    path("", include("portfolio.urls")),
+    path("", include("backtest.urls")),
+    path("", include("recommend.urls")),
     path("api/", include("cryptosatx.api.urls")),
 ]

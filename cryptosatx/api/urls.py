@@ -2,6 +2,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import api_urls as accounts_api
+from backtest import api_urls as backtest_api
+from portfolio import api_urls as portfolio_api
+from recommend import api_urls as recommend_api
+from watchlists import api_urls as watchlists_api
+
 from .views.analytics import WinRatesView
 from .views.calibration import CalibrationView, ThresholdsView
 from .views.auth import MeView, TokenView
@@ -26,3 +32,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
+
+# The user-facing apps keep their routes next to their views; they share this namespace.
+for _app in (accounts_api, watchlists_api, portfolio_api, backtest_api, recommend_api):
+    urlpatterns += _app.urlpatterns

@@ -1,0 +1,2 @@
+"""This app's pages, included at the site root by cryptosatx/urls.py."""
+urlpatterns: list = []
