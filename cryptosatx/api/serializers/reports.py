@@ -60,7 +60,7 @@ class BestPerformersSerializer(serializers.Serializer):
     below_min_n = SmallBucketSerializer(many=True, help_text="Buckets with 1 to min_n − 1 outcomes: not ranked.")
 
 
-class ThresholdsSerializer(serializers.Serializer):
+class ReportThresholdsSerializer(serializers.Serializer):
     available = serializers.BooleanField(help_text="Whether performance.optimizer.suggest_thresholds() answered.")
     note = serializers.CharField(allow_null=True, help_text=(
         "When not available: \"threshold suggestions: not available in this version\" or why the optimizer failed."))
@@ -93,5 +93,5 @@ class MonthlyReportSerializer(serializers.Serializer):
     simulated_signals = serializers.IntegerField(help_text="Outcomes whose signal came from the simulator (included).")
     overall = OverallSerializer()
     best_performers = BestPerformersSerializer()
-    threshold_recommendations = ThresholdsSerializer()
+    threshold_recommendations = ReportThresholdsSerializer()
     top_signals = TopSignalSerializer(many=True, help_text="Up to 10 evaluated signals by return, best first.")
