@@ -49,7 +49,10 @@
           const note = dataset.notes && dataset.notes[i];
           if (note) {
             if (horizontal) { ctx.textBaseline = "middle"; ctx.fillText(note, high + 6, at); }
-            else { ctx.textAlign = "center"; ctx.fillText(note, at, high - 8); }
+            else {  // above the whisker, or below it when that would leave the chart area
+              ctx.textAlign = "center";
+              ctx.fillText(note, at, high - 8 < chart.chartArea.top + 12 ? low + 16 : high - 8);
+            }
           }
         });
         ctx.restore();
