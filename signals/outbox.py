@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -25,6 +26,21 @@ from .rules import METRICS, Match, evaluate, headline_metric, tier_number
 log = logging.getLogger(__name__)
 
 TIER_3_SUMMARY_ONLY = "tier_3_summary_only"
+
+
+# Some recipients want alerts on some coins only (a user's alert-enabled watchlists). signals cannot
+# import the app that knows (imports run signals <- watchlists), so that app hands its reader over
+# in AppConfig.ready: recipients -> {recipient id: the coin ids it wants}; absent = every coin.
+_coin_limits_reader: Callable[[list[Recipient]], dict[int, set[int]]] | None = None
+
+
+def set_coin_limits_reader(reader: Callable[[list[Recipient]], dict[int, set[int]]] | None) -> None:
+    global _coin_limits_reader
+    _coin_limits_reader = reader
+
+
+def coin_limits(recipients: list[Recipient]) -> dict[int, set[int]]:
+    return _coin_limits_reader(recipients) if _coin_limits_reader and recipients else {}
 
 
 def tier_disabled_reason(tier: int) -> str | None:
@@ -133,13 +149,15 @@ def initial_status(tier: int) -> tuple[str, str]:
 
 def record_signals(run: ScanRun, now: datetime | None = None) -> list[Signal]:
     """Write the run's new signals and their deliveries (one per enabled recipient wanting the
-    tier) in one transaction. Returns the signals created; a re-run returns []."""
+    tier, and the coin when it is limited to some coins) in one transaction. Returns the signals
+    created; a re-run returns []."""
     if run.finished_at is None or run.status == ScanRun.RUNNING:
         return []
     now = now or timezone.now()
     candidates = find_candidates(run)
     Recipient.ensure_from_settings()
     recipients = list(Recipient.objects.filter(enabled=True))
+    limits = coin_limits(recipients)
     created: list[Signal] = []
     with transaction.atomic():
         existing = set(Signal.objects.filter(
@@ -162,7 +180,8 @@ def record_signals(run: ScanRun, now: datetime | None = None) -> list[Signal]:
         for signal in created:
             status, reason = initial_status(signal.tier)
             deliveries += [AlertDelivery(signal=signal, recipient=r, status=status, reason=reason, next_attempt_at=now)
-                           for r in recipients if r.wants(signal.tier)]
+                           for r in recipients
+                           if r.wants(signal.tier) and (r.pk not in limits or signal.coin_id in limits[r.pk])]
         AlertDelivery.objects.bulk_create(deliveries)
         marker, _ = ProcessedRun.objects.get_or_create(run=run, defaults={"processed_at": now})
         ProcessedRun.objects.filter(pk=marker.pk).update(signals=F("signals") + len(created))
