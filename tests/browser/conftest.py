@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -88,6 +89,30 @@ def page(browser, live_server):
     yield tab
     context.close()
     assert not problems, "\n".join(problems)
+
+
+def off_the_browser_loop(fn, *args, **kwargs):
+    """Call fn in a thread of its own: code that uses async_to_sync (the scan engine) refuses to run in
+    a thread whose event loop is running, as Playwright's is in this one. Its database connection is
+    closed when it ends (with SQLite the in-memory test database is shared between connections)."""
+    from django.db import connections
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run, name=f"seed-{getattr(fn, '__name__', 'call')}")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def shot(page, name: str) -> Path:

