@@ -1,8 +1,9 @@
 """Start-up checks: bad configuration fails with a message that names the key."""
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 URL_KEYS = ("BINANCE_SPOT_URL", "BINANCE_FUTURES_URL", "COINGECKO_URL", "LUNARCRUSH_URL", "TELEGRAM_API_URL")
 # key -> (lowest allowed, highest allowed)
@@ -70,4 +71,11 @@ def check_configuration(app_configs=None, **kwargs):
         errors.append(Error(
             f"Q_RETRY ({q['retry']}) must exceed Q_TIMEOUT ({q['timeout']}), or a slow task runs twice.",
             id="cryptosatx.E007"))
+    if settings.LOG_FORMAT not in ("text", "json"):
+        errors.append(Error(f"LOG_FORMAT={settings.LOG_FORMAT!r} is not text or json.", id="cryptosatx.E008"))
+    if not settings.DEBUG and "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]:
+        manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+        if not manifest.is_file():
+            errors.append(Warning(f"No {manifest}: run `manage.py collectstatic --noinput` (DEBUG is false, so "
+                                  "pages link to the collected, hashed static files).", id="cryptosatx.W001"))
     return errors
