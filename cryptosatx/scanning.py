@@ -1,14 +1,21 @@
 """The wiring of a scan: the scanners package fetches and scores, signals turns the scores into
 unified scores. Commands and tasks call `scan` here, so each package keeps its one-way imports
-(marketdata <- scanners <- signals)."""
+(marketdata <- scanners <- signals).
+
+The scheduled scan task passes `chunk_size`: a universe larger than one chunk is then split into
+chunk tasks that any q cluster may run (scanners.chunks; docs/architecture.md, "Scale-out")."""
 from __future__ import annotations
 
+from scanners import chunks
 from scanners.engine import run_scan
 from scanners.models import ScanRun
 from scanners.pipeline import Thresholds
 from signals.models import ScoringConfig
 from signals.outbox import record_signals
 from signals.ranking import update_unified
+
+CHUNK_TASK = "cryptosatx.tasks.scan_chunk_task"
+ASSEMBLE_TASK = "cryptosatx.tasks.assemble_scan_task"
 
 
 def current_thresholds() -> Thresholds:
@@ -18,10 +25,37 @@ def current_thresholds() -> Thresholds:
                       c.rsi_overbought, Thresholds.from_settings().rsi_period)
 
 
-def scan(scanner: str, symbols: list[str] | None = None) -> ScanRun:
+def enqueue_chunk(run_id: int, index: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(CHUNK_TASK, run_id, index, group=f"scan-{run_id}", task_name=f"scan-{run_id}-chunk-{index}")
+
+
+def enqueue_assemble(run_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(ASSEMBLE_TASK, run_id, group=f"scan-{run_id}")
+
+
+def scan(scanner: str, symbols: list[str] | None = None, *, chunk_size: int | None = None) -> ScanRun:
     """Run a scan with the admin's thresholds, store its results and the coins' unified scores, and
-    write the signals it raised with their alert deliveries (the outbox the sender task drains)."""
-    run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified)
-    if run.status != ScanRun.FAILED:
+    write the signals it raised with their alert deliveries (the outbox the sender task drains).
+    With `chunk_size` and a bigger universe the run is returned `running`, its chunks enqueued."""
+    chunking = chunks.Chunking(chunk_size, enqueue_chunk) if chunk_size else None
+    run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified, chunking=chunking)
+    if run.status not in (ScanRun.FAILED, ScanRun.RUNNING):
         record_signals(run)
     return run
+
+
+def scan_chunk(run_id: int, index: int) -> dict:
+    """One chunk; the chunk that finds every chunk finished enqueues the assembly (maybe twice:
+    assembling is idempotent)."""
+    result = chunks.run_chunk(run_id, index, on_scored=update_unified)
+    if result["chunks_left"] == 0:
+        enqueue_assemble(run_id)
+    return result
+
+
+def assemble_scan(run_id: int) -> dict:
+    return chunks.assemble(run_id, on_assembled=record_signals)

@@ -84,9 +84,14 @@ def _load_coins(universe: list[SymbolInfo], explicit: bool) -> dict[str, CoinDat
     return out
 
 
-async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | None) -> Gathered | None:
+def needs_of(scanners: tuple[str, ...]) -> tuple[set[str], tuple[str, ...]]:
+    """What the scanners need fetched, and the services that serves it from."""
     needs = set().union(*(NEEDS[s] for s in scanners))
-    services = tuple(sorted({"binance_spot"} | {SERVICES_FOR[n] for n in needs}))
+    return needs, tuple(sorted({"binance_spot"} | {SERVICES_FOR[n] for n in needs}))
+
+
+async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | None, chunking=None) -> Gathered | None:
+    needs, services = needs_of(scanners)
     async with MarketDataSession(services) as md:
         try:
             info = await smart_cache.get(f"spot-info:{md.spot.http.base_url}", md.spot.exchange_info,
@@ -98,6 +103,11 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                          if cd.listed_at_ms and time.time() * 1000 - cd.listed_at_ms < 168 * 3_600_000}
             g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins])
             run.universe_size = len(coins)
+            if chunking is not None and len(coins) > chunking.size:
+                # Scale-out (scanners.chunks): the bulk stage here, once; the per-coin stages in chunk tasks.
+                await gather(md, g, needs, per_coin=False)
+                await sync_to_async(chunking.split)(run, g, md)
+                return None
             await gather(md, g, needs)
             return g
         except HostBannedError as exc:
@@ -142,17 +152,22 @@ def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Th
 
 
 def run_scan(scanner: str, symbols: list[str] | None = None, *, thresholds: Thresholds | None = None,
-             on_scored: OnScored | None = None) -> ScanRun:
+             on_scored: OnScored | None = None, chunking=None) -> ScanRun:
     """Run a scanner (or "all") over the universe (or `symbols`) and store the run with its results.
     `on_scored(run, gathered, snapshots, outputs)` runs after the results are stored (the unified
-    score: cryptosatx.scanning wires it in, so this package never imports signals)."""
+    score: cryptosatx.scanning wires it in, so this package never imports signals).
+
+    With `chunking` (a scanners.chunks.Chunking) and a universe larger than one chunk, the run is
+    only planned here: the bulk data are fetched, the chunks written and enqueued, and the run is
+    returned still `running`; chunk tasks and a gathering task finish it (scanners.chunks)."""
     if scanner not in SCAN_GROUPS:
         raise ValueError(f"unknown scanner {scanner!r}; one of {', '.join(SCAN_GROUPS)}")
     scanners = SCAN_GROUPS[scanner]
+    t = thresholds or Thresholds.from_settings()
     run = ScanRun.objects.create(scanner=scanner, parameters={"symbols": symbols or [], "scanners": list(scanners)})
     try:
         # async_to_sync runs thread-sensitive DB calls back on this thread and its connection.
-        g = async_to_sync(_scan)(run, scanners, symbols)
+        g = async_to_sync(_scan)(run, scanners, symbols, chunking and chunking.with_thresholds(t))
     except UnknownSymbolsError:
         run.delete()
         raise
@@ -160,10 +175,15 @@ def run_scan(scanner: str, symbols: list[str] | None = None, *, thresholds: Thre
         g = None
         run.status = ScanRun.FAILED
         run.errors.append({"symbol": "*", "error": str(exc)})
+    if g is None and run.status == ScanRun.RUNNING and "chunks" in run.parameters:
+        run.save()
+        log.info("scan %s #%s: %s coins in %s chunks, enqueued", scanner, run.pk, run.universe_size,
+                 run.parameters["chunks"])
+        return run
     if g is not None:
         run.errors.extend(g.errors)
         run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds})
-        _score_and_store(run, g, scanners, thresholds or Thresholds.from_settings(), on_scored)
+        _score_and_store(run, g, scanners, t, on_scored)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED
     run.finished_at = timezone.now()

@@ -254,8 +254,13 @@ async def _capped(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int)
             g.metric(cd, "open_interest", p.timestamp, p.value, "binance_futures")
 
 
-async def gather(md: MarketDataSession, g: Gathered, needs: set[str]) -> None:
-    """Run stages A–C for the coins in `g`, filling each CoinData."""
+async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: bool = True,
+                 per_coin: bool = True, shortlist_budget: int | None = None) -> None:
+    """Run stages A–C for the coins in `g`, filling each CoinData.
+
+    A chunked scan (scanners.chunks) splits this: its coordinator runs stage A alone (`per_coin=False`)
+    once for the whole universe, and each chunk runs stages B–C (`bulk=False`) on its coins with the
+    bulk data already in their CoinData and its share of the capped calls (`shortlist_budget`)."""
     now_ms = int(time.time() * 1000)
     clock = time.monotonic()
 
@@ -274,29 +279,38 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str]) -> None:
     # known) every open-interest snapshot are all in flight together, under one concurrency bound.
     jobs = []
     perps = None
-    if needs & {"funding", "oi"}:
+    if bulk and needs & {"funding", "oi"}:
         perps = asyncio.ensure_future(_guarded(g, _perpetuals(md, g), "futures exchangeInfo"))
         jobs.append(perps)
         if "funding" in needs:
             jobs.append(_guarded(g, _funding(md, g, perps), "premiumIndex"))
-    if "social" in needs:
+    if bulk and "social" in needs:
         jobs.append(_guarded(g, _social(md, g), "LunarCrush coins list"))
-    if "coingecko" in needs:
+    if bulk and "coingecko" in needs:
         jobs.append(_guarded(g, _coingecko(md, g), "CoinGecko markets"))
-    if "klines" in needs:
+    if per_coin and "klines" in needs:
         jobs += [bounded(_klines(md, g, cd, now_ms)) for cd in g.coins.values()]
 
     async def open_interest_snapshots() -> None:
-        await perps
+        if perps is not None:
+            await perps
         await asyncio.gather(*(bounded(_open_interest(md, g, cd)) for cd in g.coins.values() if cd.has_perpetual))
-    if "oi" in needs:
+    if per_coin and "oi" in needs:
         jobs.append(open_interest_snapshots())
-    await asyncio.gather(*jobs)
-    lap("bulk_and_per_coin")
-    if "shortlist" in needs:
+    # Every job runs to its end before a failure is raised: after a ban the rest fail at once
+    # without sending (the governor refuses), and none is left running on a closed session.
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    failure = next((o for o in outcomes if isinstance(o, HostBannedError)), None) or \
+        next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failure is not None:
+        raise failure
+    lap("bulk_and_per_coin" if per_coin else "bulk")
+    if per_coin and "shortlist" in needs:
         bucket = md.futures.http.governor.buckets["futures_data"]
         bucket.roll(time.time())
         budget = (bucket.budget or 0) - bucket.used
+        if shortlist_budget is not None:  # a chunk's share of the scan's capped calls
+            budget = min(budget, shortlist_budget)
         g.as_of = datetime.now(timezone.utc)  # the shortlist reads what stages A-B just fetched
         g.shortlist = choose_shortlist(g, budget)
         lap("choose_shortlist")

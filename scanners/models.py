@@ -97,3 +97,31 @@ class ClusterHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (last seen {self.last_seen:%Y-%m-%d %H:%M:%S})"
+
+
+class ScanChunk(models.Model):
+    """One slice of a chunked scan's universe (scanners.chunks): any q cluster may run it, and the
+    run is assembled once every chunk is finished. `finished_at` is set in the same transaction as
+    the chunk's results, so a chunk that runs twice (its worker died, the broker handed it out again)
+    writes them once."""
+
+    run = models.ForeignKey(ScanRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.IntegerField()
+    symbols = models.JSONField(default=list)
+    bulk = models.JSONField(default=dict, help_text="Per coin, what the run's bulk stage fetched for it.")
+    shortlist_budget = models.IntegerField(default=0, help_text="This chunk's share of the capped calls.")
+    attempts = models.IntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last worker that ran it.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    scored = models.IntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    requests = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="scanchunk_unique_per_run")]
+        ordering = ["run", "index"]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} chunk {self.index}"

@@ -40,7 +40,7 @@ Q_CLUSTER = {**Q_CLUSTER, "cluster_name": os.environ["TEST_Q_QUEUE"], "workers":
 """
 
 
-def fast_scan(scanner: str, symbols=None) -> ScanRun:
+def fast_scan(scanner: str, symbols=None, **options) -> ScanRun:
     """The engine's stand-in: a ScanRun, written by the cluster that won the slot, 50 ms long."""
     from django.utils import timezone as tz
 

@@ -1,0 +1,149 @@
+"""Chunked scans in one process: the scheduled task splits a big universe into chunk tasks on the
+real ORM broker queue; this test plays the workers by taking the queued tasks and running them
+(twice, out of order, before their time) and checks the run is assembled once, with nothing doubled.
+Real worker processes and SIGKILLs are tests/test_fault_worker_kill.py."""
+from __future__ import annotations
+
+import pydoc
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from cryptosatx.scanning import ASSEMBLE_TASK, CHUNK_TASK
+from cryptosatx.tasks import reap_dead_runs, scan_task
+from marketdata.simulator.server import SimulatorServer
+from scanners.models import ScanChunk, ScanResult, ScanRun
+from signals.models import AlertDelivery, AlertRule, ProcessedRun, Signal, UnifiedScore
+from tests.conftest import point_all_at
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def chunk_sim():
+    with SimulatorServer(seed=11, coins=40) as server:
+        yield server
+
+
+@pytest.fixture
+def chunked(settings, chunk_sim):
+    point_all_at(settings, chunk_sim.base_url)
+    settings.SCAN_MAX_COINS = 10
+    settings.SCAN_CHUNK_SIZE = 4
+    # every smart-money result with any accumulation raises a signal, so there is something to double
+    AlertRule.objects.all().delete()
+    AlertRule.objects.create(scanner="smart_money", metric="accumulation", comparison="gte", threshold=0, tier=2,
+                             direction="LONG", kind="accumulating", enabled=True, name="any accumulation")
+    return settings
+
+
+def queued() -> list[tuple[OrmQ, dict]]:
+    return [(row, SignedPackage.loads(row.payload)) for row in OrmQ.objects.order_by("id")]
+
+
+def execute(task: dict):
+    return pydoc.locate(task["func"])(*task["args"], **task["kwargs"])
+
+
+def drain(twice: bool = False) -> list[dict]:
+    """Run every queued task (each twice with `twice`: a worker died after the work, before the
+    broker's acknowledgement) until the queue is empty, as the workers would."""
+    results = []
+    while rows := queued():
+        for row, task in rows:
+            results.append(execute(task))
+            if twice:
+                results.append(execute(task))
+            row.delete()  # acknowledged
+    return results
+
+
+def no_duplicates(run: ScanRun) -> None:
+    per_result = Counter(ScanResult.objects.filter(run=run).values_list("coin_id", "scanner"))
+    assert per_result and max(per_result.values()) == 1
+    per_score = Counter(UnifiedScore.objects.filter(run=run).values_list("coin_id", flat=True))
+    assert per_score and max(per_score.values()) == 1
+    assert UnifiedScore.objects.filter(is_latest=True).count() == len(per_score)
+    per_signal = Counter(Signal.objects.values_list("coin_id", "scanner", "direction", "candle_close_time"))
+    assert not per_signal or max(per_signal.values()) == 1
+    deliveries = Counter(AlertDelivery.objects.values_list("signal_id", "recipient_id"))
+    assert not deliveries or max(deliveries.values()) == 1
+
+
+def test_a_universe_bigger_than_a_chunk_is_scanned_in_chunk_tasks_and_assembled_once(chunked):
+    started = scan_task("all", datetime.now(timezone.utc))
+    assert (started["status"], started["chunks"], started["universe"]) == ("running", 3, 10)
+    run = ScanRun.objects.get(pk=started["run_id"])
+    assert [len(c.symbols) for c in run.chunks.all()] == [4, 4, 2]
+    assert [t["func"] for _, t in queued()] == [CHUNK_TASK] * 3
+    assert not ScanResult.objects.exists()  # the coordinator fetched the bulk data and scored nothing
+
+    results = drain()
+    assert Counter(r["outcome"] for r in results if "chunk" in r) == Counter(
+        {"scored 4 of 4": 2, "scored 2 of 2": 1})
+    assembled = [r for r in results if r.get("outcome") == "assembled"]
+    assert len(assembled) == 1 and assembled[0]["status"] == "completed"
+    run.refresh_from_db()
+    assert (run.status, run.scored, run.universe_size, run.coverage) == ("completed", 10, 10, 1.0)
+    assert run.finished_at and run.parameters["chunk_attempts"] == 3
+    # the request plan is the in-process scan's: the bulk calls once, one klines request per coin
+    spot = run.requests["binance_spot"]
+    assert spot["requests"] == 1 + 10 or spot["requests"] == 10  # exchangeInfo may come from the cache
+    assert run.requests["lunarcrush"]["requests"] >= 1 and run.requests["coingecko"]["requests"] >= 1
+    no_duplicates(run)
+    assert ScanResult.objects.filter(run=run).values("coin_id").distinct().count() == 10
+    assert ProcessedRun.objects.filter(run=run).exists()
+    assert Signal.objects.filter(run=run).exists(), "the rule matches every accumulation score"
+
+
+def test_every_task_run_twice_writes_everything_once(chunked):
+    run_id = scan_task("all", datetime.now(timezone.utc))["run_id"]
+    results = drain(twice=True)
+    chunk_outcomes = Counter(r["outcome"] for r in results if "chunk" in r)
+    assert chunk_outcomes["already finished"] == 3
+    assert sum(1 for r in results if r.get("outcome") == "assembled") == 1
+    run = ScanRun.objects.get(pk=run_id)
+    assert run.status == "completed" and run.scored == 10
+    signals = Signal.objects.filter(run=run).count()
+    assert signals and ProcessedRun.objects.get(run=run).signals == signals
+    no_duplicates(run)
+
+
+def test_the_run_is_not_assembled_while_a_chunk_is_unfinished(chunked):
+    run_id = scan_task("all", datetime.now(timezone.utc))["run_id"]
+    rows = queued()
+    execute(rows[0][1])
+    execute(rows[2][1])
+    from cryptosatx.tasks import assemble_scan_task
+
+    assert assemble_scan_task(run_id)["outcome"] == "waiting for chunks [1]"
+    run = ScanRun.objects.get(pk=run_id)
+    assert (run.status, run.finished_at) == ("running", None) and not Signal.objects.exists()
+    execute(rows[1][1])  # the last chunk finds all done and enqueues the assembly
+    assert [t["func"] for _, t in queued()][-1] == ASSEMBLE_TASK
+    for row, _ in rows:
+        row.delete()
+    drain()
+    assert ScanRun.objects.get(pk=run_id).status == "completed"
+
+
+def test_a_small_universe_is_scanned_in_the_task_itself(chunked):
+    chunked.SCAN_CHUNK_SIZE = 10
+    result = scan_task("all", datetime.now(timezone.utc))
+    assert result["status"] == "completed" and "chunks" not in result
+    assert not OrmQ.objects.exists() and not ScanChunk.objects.exists()
+
+
+def test_a_chunked_run_is_given_its_chunks_retries_before_it_is_reaped(chunked, settings):
+    run_id = scan_task("all", datetime.now(timezone.utc))["run_id"]
+    q = settings.Q_CLUSTER
+    started = ScanRun.objects.get(pk=run_id).started_at
+    assert reap_dead_runs(started + timedelta(seconds=q["timeout"] + q["retry"])) == 0  # a retry may be due
+    assert reap_dead_runs(started + timedelta(seconds=q["timeout"] + q["retry"] * q["max_attempts"] + 1)) == 1
+    assert ScanRun.objects.get(pk=run_id).status == "failed"
+    results = drain()  # chunks that turn up after that write nothing
+    assert {r["outcome"] for r in results if "chunk" in r} == {"run is failed"}
+    assert not ScanResult.objects.exists() and not Signal.objects.exists()
