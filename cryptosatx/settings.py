@@ -200,7 +200,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
                     else "cryptosatx.storage.StaticStorage"},
 }
-LOGIN_URL = "/admin/login/"
+# Accounts (docs/users.md): our own sign-in page; self-service sign-up only when SIGNUP_ENABLED.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "watchlists"
+LOGOUT_REDIRECT_URL = "home"
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", False)
 
 # Every record carries the scan run, signal and task it belongs to (cryptosatx.logcontext);
 # LOG_FORMAT=json writes one JSON object per line for a log shipper, anything else readable text.
