@@ -1,6 +1,7 @@
 """Small template helpers the dashboard pages share."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django import template
@@ -37,3 +38,14 @@ def age(moment: datetime | None) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.0f} d"
+
+
+@register.filter
+def price(value: float | None) -> str:
+    """A price to six significant digits, at least two decimals: 97123.45, 1.23457, 0.0000123457."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    if value == 0:
+        return "0.00"
+    decimals = max(2, 5 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"

@@ -19,7 +19,10 @@
   function utc(ms) {  // "11-27 14:00"
     return new Date(ms).toISOString().slice(5, 16).replace("T", " ");
   }
-  var timeAxis = { type: "linear", ticks: { maxTicksLimit: 6, callback: function (v) { return utc(v); } } };
+  function timeAxis(first, last) {  // exactly the data's span, not rounded out to "nice" numbers
+    return { type: "linear", min: first, max: last,
+             ticks: { maxTicksLimit: 6, callback: function (v) { return utc(v); } } };
+  }
   var timeTooltip = { callbacks: { title: function (items) { return items.length ? utc(items[0].parsed.x) + " UTC" : ""; } } };
 
   var price = read("price-data");
@@ -40,7 +43,8 @@
           pointStyle: "triangle", rotation: 180, pointRadius: 7 }
       ] },
       options: { maintainAspectRatio: false, animation: false, interaction: { mode: "nearest", intersect: false },
-        scales: { x: timeAxis, y: { ticks: { maxTicksLimit: 6 } } },
+        scales: { x: timeAxis(price.candles[0][0], price.candles[price.candles.length - 1][0]),
+                  y: { ticks: { maxTicksLimit: 6 } } },
         plugins: { legend: { labels: { color: fg } }, tooltip: { callbacks: {
           title: timeTooltip.callbacks.title,
           label: function (item) { return (item.raw.label || "Close") + ": " + item.parsed.y; } } } } }
@@ -55,7 +59,8 @@
       data: { datasets: [{ label: "Unified score", data: history.points.map(function (p) { return { x: p[0], y: p[1] }; }),
         borderColor: accent, backgroundColor: accent, pointRadius: 2, spanGaps: false }] },
       options: { maintainAspectRatio: false, animation: false,
-        scales: { x: timeAxis, y: { min: 0, max: 100 } },
+        scales: { x: timeAxis(history.points[0][0], history.points[history.points.length - 1][0]),
+                  y: { min: 0, max: 100 } },
         plugins: { legend: { display: false }, tooltip: timeTooltip } }
     });
   }
