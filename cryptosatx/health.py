@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from marketdata.models import DataSource
 from scanners.models import ScanRun
-from signals.models import AlertDelivery
+from signals.models import AlertDelivery, SummaryDelivery
 
 from .heartbeat import ALIVE_WITHIN, alive_clusters
 
@@ -28,6 +28,24 @@ OUTBOX_MAX_AGE = timedelta(minutes=10)  # the sender runs every minute
 
 def _age(now, then) -> float | None:
     return None if then is None else round((now - then).total_seconds(), 1)
+
+
+def last_finished_scans() -> dict[str, object]:
+    """scanner -> when its last completed (or partial) scan finished; "all" scans count for every one."""
+    finished = dict(ScanRun.objects.exclude(status__in=[ScanRun.RUNNING, ScanRun.FAILED])
+                    .values_list("scanner").annotate(last=Max("finished_at")))
+    return {scanner: max((t for t in (finished.get(scanner), finished.get("all")) if t), default=None)
+            for scanner in SCAN_INTERVALS}
+
+
+def scan_checks(now) -> dict:
+    """A scanner is late when its last completed (or partial) scan is older than twice its interval."""
+    scans = {}
+    for scanner, last in last_finished_scans().items():
+        limit = timedelta(hours=2 * getattr(settings, SCAN_INTERVALS[scanner]))
+        scans[scanner] = {"ok": last is not None and now - last <= limit, "age_seconds": _age(now, last),
+                          "limit_seconds": limit.total_seconds()}
+    return scans
 
 
 def checks(now=None) -> dict:
@@ -45,28 +63,25 @@ def checks(now=None) -> dict:
     out["clusters"] = {"ok": bool(alive), "alive": len(alive), "within_seconds": ALIVE_WITHIN.total_seconds(),
                        "last_seen_age_seconds": _age(now, max((t for _, t in alive), default=None))}
 
-    # A scanner is late when its last completed (or partial) scan is older than twice its interval.
-    # "all" scans count for every scanner.
-    finished = dict(ScanRun.objects.exclude(status__in=[ScanRun.RUNNING, ScanRun.FAILED])
-                    .values_list("scanner").annotate(last=Max("finished_at")))
-    scans = {}
-    for scanner, key in SCAN_INTERVALS.items():
-        last = max((t for t in (finished.get(scanner), finished.get("all")) if t), default=None)
-        limit = timedelta(hours=2 * getattr(settings, key))
-        scans[scanner] = {"ok": last is not None and now - last <= limit, "age_seconds": _age(now, last),
-                          "limit_seconds": limit.total_seconds()}
-    out["scans"] = scans if settings.AUTO_SCAN_ENABLED else {"ok": True, "note": "AUTO_SCAN_ENABLED is false"}
+    out["scans"] = scan_checks(now) if settings.AUTO_SCAN_ENABLED else {"ok": True,
+                                                                         "note": "AUTO_SCAN_ENABLED is false"}
 
     out["sources"] = {s.name: {"ok": s.last_success_at is not None and now - s.last_success_at <= SOURCE_MAX_AGE
                                and not (s.banned_until and s.banned_until > now),
                                "age_seconds": _age(now, s.last_success_at), "simulated": s.simulated,
-                               "banned": bool(s.banned_until and s.banned_until > now)}
+                               "banned": bool(s.banned_until and s.banned_until > now),
+                               "limit_seconds": SOURCE_MAX_AGE.total_seconds()}
                       for s in DataSource.objects.all()}
 
+    # The outbox: alerts and daily summaries not yet sent (pending, or claimed by a worker).
     waiting = AlertDelivery.objects.filter(Q(status=AlertDelivery.PENDING) | Q(status=AlertDelivery.CLAIMED))
-    oldest = waiting.order_by("signal__created_at").values_list("signal__created_at", flat=True).first()
-    out["outbox"] = {"ok": oldest is None or now - oldest <= OUTBOX_MAX_AGE, "backlog": waiting.count(),
-                     "oldest_age_seconds": _age(now, oldest)}
+    summaries = SummaryDelivery.objects.filter(status__in=[SummaryDelivery.PENDING, SummaryDelivery.CLAIMED])
+    oldest = min((t for t in (
+        waiting.order_by("signal__created_at").values_list("signal__created_at", flat=True).first(),
+        summaries.order_by("created_at").values_list("created_at", flat=True).first()) if t), default=None)
+    out["outbox"] = {"ok": oldest is None or now - oldest <= OUTBOX_MAX_AGE,
+                     "backlog": waiting.count() + summaries.count(), "oldest_age_seconds": _age(now, oldest),
+                     "limit_seconds": OUTBOX_MAX_AGE.total_seconds()}
     return out
 
 

@@ -32,7 +32,7 @@ def test_a_healthy_system_answers_200_without_login(client):
     body = response.json()
     assert response.status_code == 200 and body["ok"] is True
     assert body["scans"]["mss"]["ok"] and body["sources"]["coingecko"]["simulated"] is True
-    assert body["outbox"] == {"ok": True, "backlog": 0, "oldest_age_seconds": None}
+    assert body["outbox"] == {"ok": True, "backlog": 0, "oldest_age_seconds": None, "limit_seconds": 600.0}
 
 
 def test_no_scan_yet_is_unhealthy(client):
@@ -77,3 +77,27 @@ def test_no_live_cluster_is_unhealthy(client):
     ClusterHeartbeat.objects.update(last_seen=timezone.now() - timedelta(minutes=10))
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["clusters"]["alive"] == 0
+
+
+def test_an_unsent_daily_summary_counts_in_the_outbox(client):
+    from signals.models import SummaryDelivery
+    healthy_system()
+    recipient = Recipient.objects.create(name="global", chat_id="-1001")
+    row = SummaryDelivery.objects.create(day=timezone.localdate(), recipient=recipient, text="summary",
+                                         next_attempt_at=timezone.now())
+    assert client.get("/healthz").status_code == 200  # just written: within its limit
+    SummaryDelivery.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=20))
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["outbox"]["backlog"] == 1
+
+
+def test_a_database_that_does_not_answer_is_503_without_details(client, monkeypatch):
+    from django.db import OperationalError, connection
+
+    def refuse(*args, **kwargs):
+        raise OperationalError('connection to server at "10.0.0.5", port 5432 failed: password authentication')
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"ok": False, "database": {"ok": False, "error": "OperationalError"}}

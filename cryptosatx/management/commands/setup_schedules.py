@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.core.management.base import BaseCommand
 from django_q.models import Schedule
 
+DEADMAN = "dead-man check"
 # scanner -> the settings key of its interval in hours
 SCAN_SCHEDULES = {"smart_money": "SMART_MONEY_INTERVAL_HOURS", "mss": "MSS_DISCOVERY_INTERVAL_HOURS",
                   "rsi": "RSI_SCREENER_INTERVAL_HOURS", "social": "LUNARCRUSH_INTERVAL_HOURS"}
@@ -34,3 +35,8 @@ class Command(BaseCommand):
                 schedule.minutes = minutes
                 schedule.save(update_fields=["minutes"])
             self.stdout.write(f"{name}: every {schedule.minutes} min ({'created' if created else 'kept'})")
+        # The dead-man alert (cryptosatx.deadman): Telegram is told when scans stop, and when they resume.
+        _, created = Schedule.objects.get_or_create(
+            name=DEADMAN, defaults={"func": "cryptosatx.deadman.check_task", "schedule_type": Schedule.MINUTES,
+                                    "minutes": 1, "repeats": -1, "next_run": timezone.now()})
+        self.stdout.write(f"{DEADMAN}: every minute ({'created' if created else 'kept'})")
