@@ -21,7 +21,7 @@
   }
   function timeAxis(first, last) {  // exactly the data's span, not rounded out to "nice" numbers
     return { type: "linear", min: first, max: last,
-             ticks: { maxTicksLimit: 6, callback: function (v) { return utc(v); } } };
+             ticks: { maxTicksLimit: window.innerWidth < 600 ? 3 : 6, callback: function (v) { return utc(v); } } };
   }
   var timeTooltip = { callbacks: { title: function (items) { return items.length ? utc(items[0].parsed.x) + " UTC" : ""; } } };
 
