@@ -110,3 +110,10 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def on_task_start(sender: Any, task: dict | None = None, func: Any = None, **kwargs: Any) -> None:
+    """django-q2's pre_execute (connected in cryptosatx.apps): a worker's lines name the task it runs
+    until the next one starts. Nested `log_context`s (a scan) narrow it."""
+    name = (task or {}).get("name") or getattr(func, "__name__", None) or str(func or "")
+    bind(task=name or None, run_id=None, signal_id=None)

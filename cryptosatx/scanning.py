@@ -6,6 +6,11 @@ The scheduled scan task passes `chunk_size`: a universe larger than one chunk is
 chunk tasks that any q cluster may run (scanners.chunks; docs/architecture.md, "Scale-out")."""
 from __future__ import annotations
 
+from contextvars import ContextVar
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
 from scanners import chunks
 from scanners.engine import run_scan
 from scanners.models import ScanRun
@@ -13,6 +18,8 @@ from scanners.pipeline import Thresholds
 from signals.models import ScoringConfig
 from signals.outbox import record_signals
 from signals.ranking import update_unified
+
+from .logcontext import bind, log_context
 
 CHUNK_TASK = "cryptosatx.tasks.scan_chunk_task"
 ASSEMBLE_TASK = "cryptosatx.tasks.assemble_scan_task"
@@ -42,20 +49,39 @@ def scan(scanner: str, symbols: list[str] | None = None, *, chunk_size: int | No
     write the signals it raised with their alert deliveries (the outbox the sender task drains).
     With `chunk_size` and a bigger universe the run is returned `running`, its chunks enqueued."""
     chunking = chunks.Chunking(chunk_size, enqueue_chunk) if chunk_size else None
-    run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified, chunking=chunking)
-    if run.status not in (ScanRun.FAILED, ScanRun.RUNNING):
-        record_signals(run)
+    # Every log line of the scan carries its run id (bound when the engine creates the run, below).
+    with log_context(task=f"scan {scanner}", run_id=None):
+        awaiting = _awaiting_run.set(True)
+        try:
+            run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified,
+                           chunking=chunking)
+        finally:
+            _awaiting_run.reset(awaiting)
+        if run.status not in (ScanRun.FAILED, ScanRun.RUNNING):
+            record_signals(run)
     return run
+
+
+_awaiting_run: ContextVar[bool] = ContextVar("cryptosatx_awaiting_run", default=False)
+
+
+@receiver(post_save, sender=ScanRun, dispatch_uid="cryptosatx.scanning.bind_run_id")
+def _bind_run_id(sender, instance: ScanRun, created: bool, **kwargs) -> None:
+    if created and _awaiting_run.get():
+        _awaiting_run.set(False)
+        bind(run_id=instance.pk)
 
 
 def scan_chunk(run_id: int, index: int) -> dict:
     """One chunk; the chunk that finds every chunk finished enqueues the assembly (maybe twice:
     assembling is idempotent)."""
-    result = chunks.run_chunk(run_id, index, on_scored=update_unified)
-    if result["chunks_left"] == 0:
-        enqueue_assemble(run_id)
+    with log_context(task=f"scan chunk {index}", run_id=run_id):
+        result = chunks.run_chunk(run_id, index, on_scored=update_unified)
+        if result["chunks_left"] == 0:
+            enqueue_assemble(run_id)
     return result
 
 
 def assemble_scan(run_id: int) -> dict:
-    return chunks.assemble(run_id, on_assembled=record_signals)
+    with log_context(task="scan assembly", run_id=run_id):
+        return chunks.assemble(run_id, on_assembled=record_signals)

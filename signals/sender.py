@@ -23,6 +23,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from cryptosatx.logcontext import log_context
+
 from .messages import render_alert, render_digest
 from .models import AlertDelivery, BotState, Recipient, SummaryDelivery
 from .outbox import tier_disabled_reason
@@ -342,7 +344,9 @@ def send_pending(transport: Transport, now: datetime | None = None, worker: str 
         if paused:  # a 429 pauses every chat, not only the one it came from
             release(AlertDelivery, [r.pk for r in group], worker, report.paused_until, RATE_LIMITED)
             continue
-        outcome = _deliver(transport, group, now, worker, report, budget)
+        signal_ids = sorted({r.signal_id for r in group})  # the log lines of this send name its signal(s)
+        with log_context(signal_id=signal_ids[0] if len(signal_ids) == 1 else signal_ids):
+            outcome = _deliver(transport, group, now, worker, report, budget)
         if outcome == "rate_limited":
             paused = True
             report.paused_until = bot_paused_until(now)
