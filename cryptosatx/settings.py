@@ -327,3 +327,5 @@ HTTP_MAX_RETRIES = env_int("HTTP_MAX_RETRIES", 3)
 # The scan universe: quote asset and an optional cap on the number of coins.
 SCAN_QUOTE_ASSET = env.str("SCAN_QUOTE_ASSET", default="USDT")
 SCAN_MAX_COINS = env_int("SCAN_MAX_COINS", 0)  # 0 = no cap
+# Scale-out: a scheduled scan of more coins than this is split into chunk tasks any q cluster may run.
+SCAN_CHUNK_SIZE = env_int("SCAN_CHUNK_SIZE", 250)

@@ -37,7 +37,7 @@ def reap_dead_runs(now: datetime) -> int:
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "SCAN_CHUNK_SIZE", 250))
+    return settings.SCAN_CHUNK_SIZE
 
 
 def scan_task(scanner: str, now: datetime | None = None) -> dict:

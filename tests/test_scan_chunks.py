@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.core.management import call_command
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
@@ -147,3 +148,25 @@ def test_a_chunked_run_is_given_its_chunks_retries_before_it_is_reaped(chunked, 
     results = drain()  # chunks that turn up after that write nothing
     assert {r["outcome"] for r in results if "chunk" in r} == {"run is failed"}
     assert not ScanResult.objects.exists() and not Signal.objects.exists()
+def test_scan_chunk_size_is_validated_naming_the_key(settings):
+    settings.SCAN_CHUNK_SIZE = 0
+    from cryptosatx.checks import check_configuration
+
+    assert any("SCAN_CHUNK_SIZE" in e.msg for e in check_configuration())
+    settings.SCAN_CHUNK_SIZE = 250
+    assert not any("SCAN_CHUNK_SIZE" in e.msg for e in check_configuration())
+    call_command("check")  # the project's checks pass with the default
+
+
+@pytest.mark.parametrize("value, says", [("0", "SCAN_CHUNK_SIZE=0 must lie between 1 and 100000"),
+                                         ("many", "SCAN_CHUNK_SIZE='many' is not a valid int")])
+def test_a_bad_scan_chunk_size_in_the_environment_stops_start_up_naming_the_key(value, says):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_worker_kill import ROOT
+
+    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "SCAN_CHUNK_SIZE": value}, timeout=120)
+    assert out.returncode != 0 and says in out.stderr, out.stderr[-2000:]
