@@ -34,6 +34,10 @@ class Limits:
     usage_header: str | None = None  # e.g. "x-mbx-used-weight-1m"
     safety: float = 0.9  # share of each budget we allow ourselves; the rest absorbs other users of the IP
     buckets: tuple[tuple[str, int, float], ...] = ()  # (name, requests, window seconds)
+    # The plan's own pacing (RATE_LIMIT_PER_SECOND batches of PARALLEL_MAX_CONCURRENT a second): a
+    # ceiling on request starts whatever the service's budget says, as a token bucket of `burst`.
+    starts_per_second: float | None = None
+    burst: int = 1
 
 
 @dataclass
@@ -71,12 +75,25 @@ class Governor:
     waits: int = 0
     synced_window: float = -1.0  # the window whose usage the service last told us
     probing: bool = False
+    tokens: float = field(init=False)
+    tokens_at: float = 0.0
     weight: Bucket = field(init=False)
     buckets: dict[str, Bucket] = field(init=False)
 
     def __post_init__(self) -> None:
         self.weight = Bucket(self.limits.weight_per_window, self.limits.window_seconds, self.limits.safety)
         self.buckets = {name: Bucket(n, w, self.limits.safety) for name, n, w in self.limits.buckets}
+        self.tokens = float(max(1, self.limits.burst))
+
+    def _start_wait(self, now: float) -> float:
+        """Seconds until the start-rate ceiling lets one more request go (0: now)."""
+        rate = self.limits.starts_per_second
+        if not rate:
+            return 0.0
+        self.tokens = min(float(max(1, self.limits.burst)), self.tokens + (now - self.tokens_at) * rate)
+        self.tokens_at = now
+        # The tolerance keeps float rounding from asking for sleeps too short to move a clock.
+        return 0.0 if self.tokens >= 1 - 1e-9 else max((1 - self.tokens) / rate, 1e-4)
 
     # Kept for readability at call sites and in tests.
     @property
@@ -119,6 +136,13 @@ class Governor:
                     continue
                 self.probing = True
             if self.weight.fits(weight) and (extra is None or extra.fits(1)):
+                start_wait = self._start_wait(now)
+                if start_wait:
+                    self.probing = False
+                    self.waits += 1
+                    await asyncio.sleep(start_wait)
+                    continue
+                self.tokens -= 1
                 self.weight.used += weight
                 if extra:
                     extra.used += 1

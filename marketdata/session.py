@@ -31,17 +31,21 @@ def _service_config() -> dict[str, tuple[str, Limits, dict[str, str]]]:
     five_min = window * 5  # the futures request caps are per 5 minutes
     cg_headers = {"x-cg-demo-api-key": settings.COINGECKO_API_KEY} if settings.COINGECKO_API_KEY else {}
     lc_headers = {"Authorization": f"Bearer {settings.LUNARCRUSH_API_KEY}"} if settings.LUNARCRUSH_API_KEY else {}
+    # The plan sends batches of PARALLEL_MAX_CONCURRENT, RATE_LIMIT_PER_SECOND batches a second.
+    pace = {"starts_per_second": settings.RATE_LIMIT_PER_SECOND * settings.PARALLEL_MAX_CONCURRENT,
+            "burst": settings.PARALLEL_MAX_CONCURRENT}
     return {
         "binance_spot": (settings.BINANCE_SPOT_URL, Limits(settings.BINANCE_SPOT_WEIGHT_PER_MINUTE, window,
-                                                            "x-mbx-used-weight-1m"), {}),
+                                                            "x-mbx-used-weight-1m", **pace), {}),
         "binance_futures": (settings.BINANCE_FUTURES_URL, Limits(
             settings.BINANCE_FUTURES_WEIGHT_PER_MINUTE, window, "x-mbx-used-weight-1m",
             buckets=(("futures_data", settings.BINANCE_FUTURES_DATA_PER_5MIN, five_min),
-                     ("funding", settings.BINANCE_FUNDING_RATE_PER_5MIN, five_min))), {}),
-        "coingecko": (settings.COINGECKO_URL, Limits(settings.COINGECKO_CALLS_PER_MINUTE, window), cg_headers),
+                     ("funding", settings.BINANCE_FUNDING_RATE_PER_5MIN, five_min)), **pace), {}),
+        "coingecko": (settings.COINGECKO_URL, Limits(settings.COINGECKO_CALLS_PER_MINUTE, window, **pace),
+                      cg_headers),
         "lunarcrush": (settings.LUNARCRUSH_URL, Limits(
             settings.LUNARCRUSH_CALLS_PER_MINUTE, window,
-            buckets=(("day", settings.LUNARCRUSH_CALLS_PER_DAY, 86_400.0),)), lc_headers),
+            buckets=(("day", settings.LUNARCRUSH_CALLS_PER_DAY, 86_400.0),), **pace), lc_headers),
     }
 
 

@@ -153,3 +153,36 @@ def test_l2_on_redis_shares_a_value_between_processes():
     assert got.value == "v1" and got.level == "L2" and calls["n"] == 1
     assert shared.get("smartcache:tickers")[0] == "v1"
     shared.clear()
+
+
+def test_the_start_rate_ceiling_lets_bursts_go_then_paces_the_rest():
+    """RATE_LIMIT_PER_SECOND batches of PARALLEL_MAX_CONCURRENT a second, as the plan paces them."""
+    clock = Clock(3000.0)
+    gov = Governor("cg", Limits(None, 60, starts_per_second=100, burst=50), clock=clock)
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+        clock.t += seconds
+
+    async def go():
+        original = asyncio.sleep
+        asyncio.sleep = fake_sleep
+        try:
+            for _ in range(50):
+                await gov.acquire(1)
+            assert slept == []  # the first burst goes at once
+            for _ in range(200):
+                await gov.acquire(1)
+        finally:
+            asyncio.sleep = original
+    run(go)
+    assert sum(slept) == pytest.approx(2.0, abs=0.01)  # 200 more starts at 100 a second
+
+
+def test_the_session_paces_every_service_from_the_plan_keys(settings):
+    from marketdata.session import _service_config
+
+    settings.RATE_LIMIT_PER_SECOND, settings.PARALLEL_MAX_CONCURRENT = 2, 7
+    for service, (_, limits, _) in _service_config().items():
+        assert (limits.starts_per_second, limits.burst) == (14, 7), service
