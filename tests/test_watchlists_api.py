@@ -226,3 +226,27 @@ def test_a_token_works_as_well_as_a_session(coins):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.post(URL, {"name": "Via token", "coins": ["BTC"]}, format="json").status_code == 201
+
+
+def test_the_endpoints_are_in_the_openapi_schema():
+    import yaml
+    from drf_spectacular.validation import validate_schema
+
+    schema = yaml.safe_load(APIClient().get("/api/schema/").content)
+    validate_schema(schema)
+    paths = schema["paths"]
+    expected = {"/api/watchlists": {"get", "post"}, "/api/watchlists/create": {"post"},
+                "/api/watchlists/{id}": {"get", "put", "patch", "delete"}, "/api/watchlists/{id}/scan": {"get"},
+                "/api/watchlists/{id}/alerts": {"get"}, "/api/watchlists/{id}/coins": {"put"},
+                "/api/account/alerts": {"get", "put"}}
+    for path, methods in expected.items():
+        assert set(paths[path]) - {"parameters"} == methods, path
+    scan = paths["/api/watchlists/{id}/scan"]["get"]
+    assert {p["name"] for p in scan["parameters"]} == {"id", "tier", "min_score", "scanner", "limit", "offset"}
+    body = schema["components"]["schemas"][scan["responses"]["200"]["content"]["application/json"]["schema"]
+                                           ["$ref"].rsplit("/", 1)[1]]
+    ranking = schema["components"]["schemas"]["Ranking"]
+    # The ranking's own rows: the same component, not a copy.
+    assert body["properties"]["results"] == ranking["properties"]["results"]
+    assert {"watchlist", "run", "not_scored", "not_trading"} <= set(body["properties"])
+    assert "400" in paths["/api/watchlists"]["post"]["responses"]
