@@ -129,8 +129,8 @@ class WatchlistScanView(OwnerOnly):
         operation_id="watchlist_scan", summary="Scan a watchlist's coins now and rank them",
         description=("Runs every scanner over the watchlist's coins now (a stored scan run, whose signals raise "
                      "alerts as any scan's), then answers the unified ranking restricted to those coins, with the "
-                     f"ranking's filters and rows. At most {SCANS_PER_MINUTE} on-demand scans a minute per user (429 with "
-                     "Retry-After beyond). Not financial advice."),
+                     f"ranking's filters and rows. At most {SCANS_PER_MINUTE} on-demand scans a minute per user "
+                     "(429 with Retry-After beyond). Not financial advice."),
         parameters=[ID, RankingParams],
         responses={200: WatchlistScanSerializer, 400: bad_parameters({"tier": ["Each value must be one of: TIER_1, "
                                                                                "TIER_2, TIER_3, TIER_4."]}),
@@ -169,7 +169,8 @@ class WatchlistAlertsView(OwnerOnly):
         params = validated(PageParams, request)
         own = AlertDelivery.objects.filter(recipient__user=request.user).order_by("pk")
         signals = (Signal.objects.filter(coin__in=[c.pk for c in watchlist.coins.all()]).select_related("coin")
-                   .defer("inputs", "scores", "missing").prefetch_related(Prefetch("deliveries", queryset=own, to_attr="own_deliveries"))
+                   .defer("inputs", "scores", "missing")
+                   .prefetch_related(Prefetch("deliveries", queryset=own, to_attr="own_deliveries"))
                    .order_by("-created_at", "-pk"))
         page = paginate(request, signals, limit=params["limit"], offset=params["offset"])
         return Response(WatchlistSignalPageSerializer(vars(page)).data)

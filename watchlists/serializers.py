@@ -16,10 +16,11 @@ from .coins import resolve, split_symbols, unknown_message
 from .models import MAX_COINS, MAX_INTERVAL, MIN_INTERVAL, NAME_MAX, Watchlist
 from .schedules import sync_schedule
 
-SYMBOLS_HELP = (f"Up to {MAX_COINS} coins: a list of symbols (BTCUSDT) or base assets (BTC), or one string of them "
-                "separated by commas or spaces; case-insensitive. Every symbol must be a coin CryptoSatX knows: "
+SYMBOLS_HELP = (f"Up to {MAX_COINS} coins: a list of symbols (BTCUSDT) or base assets (BTC), or one string of "
+                "them separated by commas or spaces; case-insensitive. Every symbol must be a coin CryptoSatX knows: "
                 "unknown ones are a 400 naming each of them.")
-INTERVAL_MESSAGE = f"Must be empty (no schedule) or a whole number of minutes between {MIN_INTERVAL} and {MAX_INTERVAL}."
+INTERVAL_MESSAGE = (f"Must be empty (no schedule) or a whole number of minutes between {MIN_INTERVAL} and "
+                    f"{MAX_INTERVAL}.")
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}, "example": ["BTCUSDT", "ETHUSDT"]})
