@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from marketdata.models import Coin
 
 NAME_MAX = 80
-MAX_COINS = 100  # a watchlist scan runs inside a request: 50 coins take about 1.4 s cold (docs/users.md)
+MAX_COINS = 100  # a watchlist scan runs inside a request: measured times in docs/users.md
 MIN_INTERVAL, MAX_INTERVAL = 15, 7 * 24 * 60  # minutes; the global scanners run hourly at the most
 
 
