@@ -250,3 +250,17 @@ def test_the_endpoints_are_in_the_openapi_schema():
     assert body["properties"]["results"] == ranking["properties"]["results"]
     assert {"watchlist", "run", "not_scored", "not_trading"} <= set(body["properties"])
     assert "400" in paths["/api/watchlists"]["post"]["responses"]
+
+
+def test_an_admin_edit_moves_the_schedule_too(admin_client, coins):
+    owner = User.objects.create_user("dora")
+    w = Watchlist.objects.create(owner=owner, name="Admin's", scan_interval_minutes=None)
+    response = admin_client.post(f"/admin/watchlists/watchlist/{w.pk}/change/", {
+        "owner": owner.pk, "name": "Admin's", "coins": [coins["BTCUSDT"].pk], "scan_interval_minutes": "45"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert schedules() == [(f"watchlist {w.pk}", "watchlists.tasks.scan_watchlist_task", repr(w.pk),
+                            Schedule.MINUTES, 45, -1)]
+    response = admin_client.post(f"/admin/watchlists/watchlist/{w.pk}/change/", {
+        "owner": owner.pk, "name": "Admin's", "scan_interval_minutes": "5"})
+    assert response.status_code == 200
+    assert "Ensure this value is greater than or equal to 15" in response.content.decode()
