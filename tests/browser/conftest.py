@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 
 CHROMIUM = os.environ.get("CRYPTOSATX_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -46,6 +47,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"NOTE: {reason}", yellow=True, bold=True)
 
 
+def carry_connections_over(before: dict) -> None:
+    """Django keeps connections in an asgiref Local, which follows the running event loop's context:
+    once Playwright's loop runs, this thread gets new connection objects. The test database's
+    serialized contents (what a serialized rollback restores: the rows the migrations wrote, such as
+    the alert rules) live on the old ones, so they are handed over and the old ones closed."""
+    for alias, old in before.items():
+        new = connections[alias]
+        if new is old:
+            continue
+        if hasattr(old, "_test_serialized_contents"):
+            new._test_serialized_contents = old._test_serialized_contents
+        old.close()
+
+
 @pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -54,7 +69,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     SHOTS.mkdir(exist_ok=True)
     try:
+        before = {alias: connections[alias] for alias in connections}
         with sync_playwright() as playwright:
+            carry_connections_over(before)
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             yield chromium
             chromium.close()
@@ -93,11 +110,10 @@ def page(browser, live_server):
 
 def off_the_browser_loop(fn, *args, **kwargs):
     """Call fn in a thread of its own: code that uses async_to_sync (the scan engine) refuses to run in
-    a thread whose event loop is running, as Playwright's is in this one. Its database connection is
+    a thread whose event loop is running, as Playwright's is in this one. The connections it opens are
     closed when it ends (with SQLite the in-memory test database is shared between connections)."""
-    from django.db import connections
-
     outcome: dict = {}
+    ours = {id(c) for c in connections.all(initialized_only=True)}
 
     def run():
         try:
@@ -105,7 +121,11 @@ def off_the_browser_loop(fn, *args, **kwargs):
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             outcome["error"] = exc
         finally:
-            connections.close_all()
+            # Close only the connections this thread opened: the test's own (which carries the
+            # serialized rollback's data) can be visible here too, and must stay as it is.
+            for connection in connections.all(initialized_only=True):
+                if id(connection) not in ours:
+                    connection.close()
 
     worker = threading.Thread(target=run, name=f"seed-{getattr(fn, '__name__', 'call')}")
     worker.start()

@@ -2,10 +2,13 @@
 outcomes on the page, with Chart.js served by the app itself."""
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from tests.browser.conftest import canvas_painted, shot
 from tests.outcome_factories import coin, outcome, signal
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the live server sees the rows
 
 
 def test_the_performance_charts_are_drawn(page):
