@@ -9,11 +9,14 @@ class Command(BaseCommand):
     help = ("Benchmarks that print one JSON object. `benchmark scan --coins N`: a cold and a warm full scan "
             "against a simulator started with real limits and 100±30 ms latency, compared with the floor. "
             "`benchmark ranking --coins N`: the CPU cost of the unified ranking for N coins. "
-            "`benchmark alerts --coins N`: N tier-1 signals through the outbox to the simulator's Telegram.")
+            "`benchmark alerts --coins N`: N tier-1 signals through the outbox to the simulator's Telegram. "
+            "`benchmark backtest [--coins 1000 --bars 8760]`: the backtester's trade-simulation kernel on "
+            "generated hourly candles (no database).")
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["scan", "ranking", "alerts"])
-        parser.add_argument("--coins", type=int, default=500)
+        parser.add_argument("what", choices=["scan", "ranking", "alerts", "backtest"])
+        parser.add_argument("--coins", type=int, default=None, help="Default 500 (backtest: 1000).")
+        parser.add_argument("--bars", type=int, default=8760, help="backtest: hourly bars per coin.")
         parser.add_argument("--latency-ms", type=int, default=100)
         parser.add_argument("--jitter-ms", type=int, default=30)
         parser.add_argument("--database-url", default=None, help="Measure on this database (default: a temporary SQLite).")
@@ -21,8 +24,16 @@ class Command(BaseCommand):
         parser.add_argument("--inner", action="store_true", help="Internal: the measured process.")
 
     def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
+        if coins is None:
+            coins = 1000 if what == "backtest" else 500
         if not 1 <= coins <= 5000:
             raise CommandError("--coins must be between 1 and 5000.")
+        if what == "backtest":
+            from cryptosatx.bench import backtest as bench_backtest
+            if not 100 <= options["bars"] <= 100_000:
+                raise CommandError("--bars must be between 100 and 100000.")
+            self.stdout.write(json.dumps(bench_backtest.run(coins, options["bars"])))
+            return
         if what == "alerts" and not inner:
             sim, url = bench.start_simulator(30, 0, 0)
             try:
