@@ -96,3 +96,24 @@ def test_add_a_trade_from_a_signal(page, scanned, alice):
     trade = Trade.objects.get(owner=alice)
     assert (trade.signal_id, trade.coin_id, trade.entry_price) == (signal.pk, signal.coin_id, signal.entry_price)
     shot(page, "portfolio")
+
+
+def test_create_a_watchlist(page, scanned, alice):
+    log_in(page, alice, then=route("watchlists"))
+    page.get_by_label("Name").fill("Majors")
+    page.get_by_label("Coins (comma-separated symbols)").fill("BTC, NOPE")
+    page.get_by_role("button", name="Create watchlist").click()
+    page.get_by_role("alert").wait_for()
+    assert "NOPE" in page.get_by_role("alert").inner_text()  # an unknown symbol is named, nothing saved
+    assert not alice.watchlists.exists()
+    page.get_by_label("Coins (comma-separated symbols)").fill("BTC, ETHUSDT")
+    page.get_by_role("button", name="Create watchlist").click()
+    page.get_by_role("heading", level=1, name="Majors").wait_for()
+    watchlist = alice.watchlists.get()
+    assert sorted(watchlist.coins.values_list("symbol", flat=True)) == ["BTCUSDT", "ETHUSDT"]
+    assert page.url.endswith(route("watchlist", watchlist.pk))
+    text = page.locator("main").inner_text()
+    for symbol in ("BTCUSDT", "ETHUSDT"):  # each with the score the scan gave it
+        score = UnifiedScore.objects.get(coin__symbol=symbol, is_latest=True).unified_score
+        assert symbol in text and f"{score:.1f}" in text
+    shot(page, "watchlist")
