@@ -36,7 +36,7 @@ Progress = Callable[[int], None]
 
 def load_grid(strategy: Strategy) -> tuple[list[str], np.ndarray, dict[str, int]]:
     """OHLC per coin and hour of the range (coins × bars × 4, NaN where no candle), and candles per coin."""
-    symbols = list(strategy.coins)
+    symbols = sorted(strategy.coins)  # ties between equal signals go to the first symbol
     ids = dict(Coin.objects.filter(symbol__in=symbols).values_list("id", "symbol"))
     row = {s: i for i, s in enumerate(symbols)}
     grid = np.full((len(symbols), strategy.hours, 4), np.nan)
