@@ -1,6 +1,8 @@
 """The main flows in a browser, on data a real scan stored: the built-in market simulator answers the
 scan (every scanner, the live pipeline), so the ranking, the coin's candles and the signals are the
 project's own output, not hand-written rows."""
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
@@ -117,3 +119,24 @@ def test_create_a_watchlist(page, scanned, alice):
         score = UnifiedScore.objects.get(coin__symbol=symbol, is_latest=True).unified_score
         assert symbol in text and f"{score:.1f}" in text
     shot(page, "watchlist")
+
+
+def test_start_a_backtest_and_see_its_result(page, scanned, alice):
+    from backtest.models import BacktestRun
+    from backtest.tasks import run_backtest
+
+    log_in(page, alice, then=route("backtests"))
+    page.get_by_role("button", name="Run backtest").click()  # the form's defaults: the stored week
+    page.wait_for_url(re.compile(r"/backtests/\d+$"))
+    run = BacktestRun.objects.get(owner=alice)
+    page.get_by_text("Queued").wait_for()
+    # The test is the q cluster's worker; the page polls and reloads itself when the run is done.
+    off_the_browser_loop(run_backtest, run.pk)
+    run.refresh_from_db()
+    assert run.status == "done", run.error
+    page.get_by_role("heading", name="Results").wait_for()
+    assert canvas_painted(page, "#equity-chart") > 1000
+    metrics = run.results["metrics"]
+    results = page.locator("dl.metrics").inner_text()
+    assert f"{metrics['final_equity']:.2f} USDT" in results and f"Trades\n{metrics['total_trades']}" in results
+    shot(page, "backtest")
