@@ -143,9 +143,18 @@ def send_daily_summary(transport: Transport, now: datetime | None = None, worker
         text = daily_summary(day)
         for r in missing:  # get_or_create: a second worker finds the row (unique day + recipient)
             SummaryDelivery.objects.get_or_create(day=day, recipient=r, defaults={"text": text, "next_attempt_at": now})
+    return {"day": day.isoformat(), **send_due_summaries(transport, now, worker)}
+
+
+def send_due_summaries(transport: Transport, now: datetime | None = None, worker: str | None = None) -> dict:
+    """Send the summary rows that are due: a new one, or one that waited for its chat's pacing slot, a 429 or a
+    retryable fault. The daily task calls it right after writing the day's rows, and the alert sender every
+    minute (signals.tasks.send_alerts), so a summary paced behind an alert goes out a minute later, not a day."""
+    now = now or timezone.now()
+    worker = worker or default_worker()
     paused = bot_paused_until(now)
     if paused:
-        return {"day": day.isoformat(), "paused_until": paused.isoformat(), "sent": 0}
+        return {"paused_until": paused.isoformat(), "sent": 0}
     ids = claim(due_ids(now, model=SummaryDelivery), now, worker, model=SummaryDelivery)
     outcomes: Counter = Counter()
     for row in SummaryDelivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
@@ -159,4 +168,4 @@ def send_daily_summary(transport: Transport, now: datetime | None = None, worker
             outcomes["paced"] += 1
             continue
         outcomes[send_message(SummaryDelivery, [row], row.recipient, transport, row.text, False, now, worker)] += 1
-    return {"day": day.isoformat(), "sent": outcomes.pop("sent", 0), **outcomes}
+    return {"sent": outcomes.pop("sent", 0), **outcomes}

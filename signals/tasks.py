@@ -10,7 +10,7 @@ from scanners.models import ScanRun
 
 from .outbox import record_signals, unprocessed_runs
 from .sender import send_pending
-from .summary import send_daily_summary
+from .summary import send_daily_summary, send_due_summaries
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def record_new_runs() -> dict:
 
 def send_alerts(drain_seconds: float = DRAIN_SECONDS) -> dict:
     """Every minute: catch up on unrecorded runs, then send due deliveries; keep going while paced
-    rows fall due within `drain_seconds`, so a burst does not wait for the next schedule."""
+    rows fall due within `drain_seconds`, so a burst does not wait for the next schedule. Last, a daily
+    summary that had to wait (paced behind an alert, a 429, a retry) goes out."""
     recorded = record_new_runs()
     transport = _transport()
     deadline = time.monotonic() + drain_seconds
@@ -55,6 +56,7 @@ def send_alerts(drain_seconds: float = DRAIN_SECONDS) -> dict:
         if time.monotonic() + max(wait, 0) > deadline:
             break
         time.sleep(min(max(wait, 0.2), 5))
+    totals["summaries"] = send_due_summaries(transport)
     return totals
 
 
