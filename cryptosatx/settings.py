@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the choices are their own names; listing them twice is noise
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "backtest.models.BacktestRun.STATUS_CHOICES"},  # vs ScanRun's
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "cryptosatx.api.schema_hooks.document_error_answers"],
 }
 
 # --- django-q2: the ORM broker keeps receipts, so a dead worker's task is retried. ---
