@@ -60,7 +60,7 @@ class BacktestPageSerializer(serializers.Serializer):
     results = BacktestSummarySerializer(many=True)
 
 
-class StrategyRequestSerializer(serializers.Serializer):
+class BacktestStrategySerializer(serializers.Serializer):
     """Documentation only: the body is checked by backtest.strategy.parse_strategy."""
     scanners = serializers.ListField(child=serializers.CharField())
     entry_rules = serializers.JSONField()
@@ -82,7 +82,9 @@ class BacktestListView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="backtest_list", summary="Your backtests, newest first", parameters=[PageParams],
-                   responses={200: BacktestPageSerializer}, tags=["backtests"])
+                   responses={200: BacktestPageSerializer, 400: bad_request(
+                       "A query parameter is invalid: {parameter: [what is allowed]}.",
+                       {"offset": ["Must be an integer of at least 0."]})}, tags=["backtests"])
     def get(self, request: Request) -> Response:
         params = validated(PageParams, request)
         page = paginate(request, BacktestRun.objects.filter(owner=request.user).order_by("-created_at", "-pk"),
@@ -92,7 +94,7 @@ class BacktestListView(APIView):
     @extend_schema(operation_id="backtest_create", summary="Start a backtest (a django-q2 job)",
                    description="Validates the strategy, queues the job and answers 202 with the run; poll "
                                "GET /api/backtests/{id} until `status` is done or failed.",
-                   request=StrategyRequestSerializer, examples=[OpenApiExample("Strategy", value=EXAMPLE)],
+                   request=BacktestStrategySerializer, examples=[OpenApiExample("Strategy", value=EXAMPLE)],
                    responses={202: BacktestSummarySerializer, 400: bad_request(
                        "A field of the strategy is invalid: {field: [what is wrong]}.",
                        {"exit_rules.take_profit": ["Must be greater than 0."]})}, tags=["backtests"])
