@@ -142,3 +142,137 @@ def run_inner(coins: int) -> dict:
         "stage_seconds": cold.parameters.get("stage_seconds"), "warm_stage_seconds": warm.parameters.get("stage_seconds"),
         "score_and_store_seconds": round(wall - sum((cold.parameters.get("stage_seconds") or {}).values()), 3),
     }
+
+
+# ---------------------------------------------------------------- `--workers N`: the chunked path
+
+# The measured cluster's settings: the project's, with a 0.1 s broker poll instead of 1 s (an idle
+# pusher sleeps one poll before it looks again: 1 s would add up to a second per hand-over).
+CLUSTER_SETTINGS = """
+from cryptosatx.settings import *  # noqa: F401,F403
+from cryptosatx.settings import Q_CLUSTER
+Q_CLUSTER = {**Q_CLUSTER, "poll": 0.1}
+"""
+
+
+def run_outer_workers(coins: int, latency_ms: int, jitter_ms: int, database_url: str | None, workers: int,
+                      chunk_size: int) -> str:
+    """A simulator, one database, a real `qcluster` with `workers` worker processes, and the measuring
+    process, which plans each scan as the scheduled task does and waits for the cluster to finish it."""
+    import signal
+
+    sim, url = start_simulator(coins, latency_ms, jitter_ms)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "bench_cluster_settings.py").write_text(CLUSTER_SETTINGS)
+            env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
+                   "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost", "DEBUG": "false",
+                   "SECRET_KEY": secrets.token_urlsafe(40), "SIMULATOR_URL": url, "BINANCE_SPOT_URL": url,
+                   "BINANCE_FUTURES_URL": url, "COINGECKO_URL": f"{url}/coingecko/api/v3",
+                   "LUNARCRUSH_URL": f"{url}/lunarcrush/api4", "TELEGRAM_BOT_TOKEN": "",
+                   "Q_WORKERS": str(workers), "SCAN_CHUNK_SIZE": str(chunk_size),
+                   "DJANGO_SETTINGS_MODULE": "bench_cluster_settings",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [tmp, str(ROOT), os.environ.get("PYTHONPATH")]))}
+            manage = [sys.executable, str(ROOT / "manage.py")]
+            migrated = subprocess.run([*manage, "migrate", "--noinput"], env=env, capture_output=True, text=True,
+                                      timeout=600)
+            if migrated.returncode != 0:
+                raise RuntimeError(f"migrate failed:\n{migrated.stderr[-3000:]}")
+            with open(Path(tmp) / "qcluster.log", "w") as log:
+                cluster = subprocess.Popen([*manage, "qcluster"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+            try:
+                out = subprocess.run([*manage, "benchmark", "scan", "--inner", "--coins", str(coins),
+                                      "--workers", str(workers), "--chunk-size", str(chunk_size)],
+                                     env=env, capture_output=True, text=True, timeout=1800)
+                if out.returncode != 0:
+                    raise RuntimeError(f"the measured process failed:\n{out.stderr[-3000:]}\n--- qcluster\n"
+                                       f"{(Path(tmp) / 'qcluster.log').read_text()[-3000:]}")
+                return out.stdout.strip().splitlines()[-1]
+            finally:
+                os.killpg(cluster.pid, signal.SIGTERM)
+                try:
+                    cluster.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(cluster.pid, signal.SIGKILL)
+                    cluster.wait(timeout=10)
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A live process's peak resident set (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _chunked_scan(chunk_size: int, timeout: float = 900):
+    """Plan a chunked `scan all` here (as the scheduled task does) and wait until the cluster has
+    run its chunks and assembled it. Returns (run, wall seconds, planning seconds)."""
+    from cryptosatx.scanning import scan as run_scan
+    from scanners.models import ScanRun
+
+    started = time.monotonic()
+    run = run_scan("all", chunk_size=chunk_size)
+    planned = time.monotonic() - started
+    deadline = started + timeout
+    while run.status == ScanRun.RUNNING:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"scan #{run.pk} did not finish within {timeout:.0f} s")
+        time.sleep(0.02)
+        run.refresh_from_db()
+    return run, time.monotonic() - started, planned
+
+
+def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
+    from marketdata.cache import smart_cache
+    from scanners.models import ScanChunk
+
+    from cryptosatx.heartbeat import alive_clusters
+
+    deadline = time.monotonic() + 120
+    while not alive_clusters().exists():  # the cluster's workers have spawned
+        if time.monotonic() > deadline:
+            raise RuntimeError("the q cluster did not start within 120 s")
+        time.sleep(0.1)
+    rtt = median_round_trip(settings.BINANCE_SPOT_URL)
+    cold, wall, planned = _chunked_scan(chunk_size)
+    smart_cache.clear()  # the next hour: the coordinator's bulk data have expired
+    warm, warm_wall, _ = _chunked_scan(chunk_size)
+    requests = sum(s["requests"] for s in cold.requests.values())
+    statuses: dict[str, int] = {}
+    for s in cold.requests.values():
+        for code, n in s["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    latency_floor = requests / settings.PARALLEL_MAX_CONCURRENT * rtt
+    floor = max(latency_floor, budget_floor(spent(cold)))
+    pids = {int(w.rsplit(":", 1)[1]) for w in ScanChunk.objects.filter(run__in=[cold, warm])
+            .values_list("worker", flat=True)}
+    chunk_seconds = [(c.finished_at - c.started_at).total_seconds() for c in ScanChunk.objects.filter(run=cold)]
+    return {
+        "coins": cold.universe_size, "workers": workers, "chunk_size": chunk_size,
+        "chunks": cold.parameters.get("chunks", 1), "requests": requests,
+        "requests_by_host": {k: v["requests"] for k, v in cold.requests.items()},
+        "weight_by_host": {k: v["weight"] for k, v in cold.requests.items()},
+        "wall_seconds": round(wall, 3), "plan_seconds": round(planned, 3), "floor_seconds": round(floor, 3),
+        "latency_floor_seconds": round(latency_floor, 3), "median_round_trip_ms": round(rtt * 1000, 1),
+        "ratio_to_floor": round(wall / floor, 3) if floor else None,
+        # N workers may each keep PARALLEL_MAX_CONCURRENT requests in flight: the floor at that concurrency
+        "latency_floor_at_worker_concurrency_seconds": round(latency_floor / workers, 3),
+        "warm_wall_seconds": round(warm_wall, 3), "warm_requests": sum(s["requests"] for s in warm.requests.values()),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker_peak_rss_mb": sorted(filter(None, (_peak_rss_mb(p) for p in pids))),
+        "chunk_seconds": sorted(round(s, 2) for s in chunk_seconds),
+        "chunk_stage_seconds": [c.parameters.get("stage_seconds") for c in ScanChunk.objects.filter(run=cold)],
+        "plan_stage_seconds": cold.parameters.get("stage_seconds"),
+        "errors": len(cold.errors), "coverage": round(cold.coverage or 0, 4),
+        "shortlist": len(cold.parameters.get("shortlist", [])),
+        "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
+        "status": cold.status, "warm_status": warm.status, "chunk_workers": len(pids),
+    }

@@ -21,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--jitter-ms", type=int, default=30)
         parser.add_argument("--database-url", default=None, help="Measure on this database (default: a temporary SQLite).")
         parser.add_argument("--json", action="store_true", help="Print only the JSON object (the default output too).")
+        parser.add_argument("--workers", type=int, default=0,
+                            help="scan: run the chunked scan on a q cluster with this many worker processes.")
+        parser.add_argument("--chunk-size", type=int, default=None,
+                            help="scan --workers: coins per chunk (default: the coins split evenly over the workers).")
         parser.add_argument("--inner", action="store_true", help="Internal: the measured process.")
 
     def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
@@ -28,6 +32,15 @@ class Command(BaseCommand):
             coins = 1000 if what == "backtest" else 500
         if not 1 <= coins <= 5000:
             raise CommandError("--coins must be between 1 and 5000.")
+        workers, chunk_size = options["workers"], options["chunk_size"]
+        if workers and what != "scan":
+            raise CommandError("--workers applies to `benchmark scan` only.")
+        if not 0 <= workers <= 32:
+            raise CommandError("--workers must be between 0 and 32.")
+        if workers and chunk_size is None:
+            chunk_size = -(-coins // workers)
+        if chunk_size is not None and not 1 <= chunk_size <= 5000:
+            raise CommandError("--chunk-size must be between 1 and 5000.")
         if what == "backtest":
             from cryptosatx.bench import backtest as bench_backtest
             if not 100 <= options["bars"] <= 100_000:
@@ -68,10 +81,16 @@ class Command(BaseCommand):
                 from cryptosatx.bench import ranking as bench_ranking
                 call_command("migrate", verbosity=0)
                 self.stdout.write(json.dumps(bench_ranking.run(coins)))
+            elif workers:
+                self.stdout.write(json.dumps(bench.run_inner_workers(coins, workers, chunk_size)))
             else:
                 self.stdout.write(json.dumps(bench.run_inner(coins)))
             return
         try:
+            if workers:
+                self.stdout.write(bench.run_outer_workers(coins, latency_ms, jitter_ms, database_url, workers,
+                                                          chunk_size))
+                return
             self.stdout.write(bench.run_outer(coins, latency_ms, jitter_ms, database_url))
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
