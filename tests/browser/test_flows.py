@@ -59,8 +59,9 @@ def log_in(page, user, then: str = "/ranking") -> None:
     page.get_by_text(f"Signed in as {user.username}").wait_for()
 
 
-def test_log_in_and_see_the_ranking(page, scanned, alice):
-    log_in(page, alice, then="/ranking")
+def test_log_in_see_the_ranking_open_a_coin_and_add_a_trade_from_its_signal(page, scanned, alice):
+    # One journey, one scan (the browser tests are kept near a minute).
+    log_in(page, alice, then=route("ranking"))
     links = page.locator("#ranking-table > tbody > tr > th[scope=row] a")
     links.first.wait_for()
     scored = UnifiedScore.objects.filter(is_latest=True, unified_score__isnull=False).select_related("coin")
@@ -71,25 +72,19 @@ def test_log_in_and_see_the_ranking(page, scanned, alice):
     assert first.inner_text() == f"{best.unified_score:.1f}"  # best first
     shot(page, "ranking")
 
-
-def test_open_a_coin_and_see_its_price_chart(page, scanned):
-    page.goto("/ranking")
-    link = page.locator("#ranking-table a[href^='/coins/']").first
-    symbol = link.inner_text().strip()
-    link.click()
-    page.wait_for_url(f"**/coins/{symbol}")
+    # a coin with a signal from this scan: its page draws the price chart
+    signal = Signal.objects.filter(run=scanned, entry_price__isnull=False).select_related("coin").first()
+    assert signal is not None, (f"the scan raised no signal with an entry price ({Signal.objects.count()} "
+                                f"signals, {AlertRule.objects.count()} alert rules)")
+    symbol = signal.coin.symbol
+    page.locator(f"#ranking-table a[href='{route('coin', symbol)}']").click()
+    page.wait_for_url(f"**{route('coin', symbol)}")
     assert page.get_by_role("heading", level=1).inner_text().startswith(symbol)
     assert canvas_painted(page, "#price-chart") > 1000
     shot(page, "coin")
 
-
-def test_add_a_trade_from_a_signal(page, scanned, alice):
-    signal = Signal.objects.filter(run=scanned, entry_price__isnull=False).select_related("coin").first()
-    assert signal is not None, (f"the scan raised no signal with an entry price ({Signal.objects.count()} "
-                                f"signals, {AlertRule.objects.count()} alert rules)")
-    log_in(page, alice, then=route("coin", signal.coin.symbol))
-    button = page.locator(f"form[action='{route('trade-from-signal', signal.pk)}'] button")
-    button.click()
+    # its "Add trade" button puts the trade in the portfolio
+    page.locator(f"form[action='{route('trade-from-signal', signal.pk)}'] button").click()
     page.wait_for_url(f"**{route('portfolio')}")
     page.get_by_text("from the signal").wait_for()
     assert f"from signal #{signal.pk}" in page.locator("main").inner_text()
