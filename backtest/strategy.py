@@ -32,7 +32,7 @@ MAX_COINS = 100
 MAX_DAYS = 366
 # Each evaluation runs the real scanners on one coin at one hour (a few ms): this keeps a run within
 # the q cluster's task timeout. docs/users.md tells users how to stay under it.
-MAX_EVALUATIONS = 100_000
+MAX_EVALUATIONS = 60_000
 MAX_CONFIRMATIONS = 4  # the scanners that vote BUY (SCORING.md §6)
 KNOWN_FIELDS = {"name", "scanners", "entry_rules", "exit_rules", "position_size", "position_sizing",
                 "initial_capital", "fees", "slippage", "start", "end", "coins", "signal_step_hours"}
