@@ -16,8 +16,8 @@ Rules (docs/users.md, "Backtests", says the same to users):
   and counted. Cash from an exit is available from the next bar's open.
 
 The work is split so that Python never loops per trade: (1) for every possible entry (a signal with
-a candle after it) the exit is found by stepping all of them forward together, one bar per step, in
-coin order so that neighbouring candidates read neighbouring memory; (2) a loop over the bars that
+a candle after it) the exit is found by looking ahead from all of them together through windows of
+8, 16, 32 … bars, in coin order so that neighbouring candidates read neighbouring memory; (2) a loop over the bars that
 have candidates decides, a dozen whole-array steps per bar, which of them the one-position rule and the
 cash allow; (3) the mark-to-market equity curve is summed from the bars each trade was held.
 `tests/test_backtest_kernel.py` checks it trade for trade against a plain Python loop.

@@ -134,6 +134,17 @@ def test_the_equity_curve_marks_open_positions_at_each_close():
     assert list(r.equity) == pytest.approx([10_000, 10_030, 10_040, 10_040])
 
 
+def test_no_signal_no_trade_and_a_flat_equity_curve():
+    r = run([[FLAT, FLAT, FLAT], [None, None, None]], [])
+    assert len(r.coin) == 0 and r.candidates == 0 and list(r.equity) == [10_000] * 3
+    assert metrics(r, days=1, initial_cash=10_000)["sharpe_ratio"] is None
+
+
+def test_a_signal_on_the_last_bar_or_before_a_missing_candle_opens_nothing():
+    r = run([[FLAT, None, FLAT, FLAT]], [(0, 0), (0, 3)])
+    assert len(r.coin) == 0 and r.candidates == 0
+
+
 # --- against a plain Python loop ---
 
 def reference(o, h, l, c, entries, p: KernelParams, priority=None):
