@@ -71,7 +71,9 @@ def recommended_now(record: RecommenderModel | None, pattern: dict, *, limit: in
     signals = list(Signal.objects.filter(candle_close_time__gt=now - CURRENT, candle_close_time__lte=now)
                    .select_related("coin").order_by("-candle_close_time")[:500])
     if not signals:
-        return [], "No current signals (none whose candle closed in the last 24 hours)."
+        newest = Signal.objects.order_by("-candle_close_time").values_list("candle_close_time", flat=True).first()
+        since = f" The newest signal's candle closed {newest:%Y-%m-%d %H:%M} UTC." if newest else ""
+        return [], f"No current signals: none whose candle closed in the last 24 hours.{since}"
     proba = model.predict_proba(matrix([signal_features(s) for s in signals], names))[:, 1]
     skilled = record.better_than_base_rate
     rows = [{"signal_id": s.pk, "symbol": s.coin.symbol, "scanner": s.scanner, "kind": s.kind,

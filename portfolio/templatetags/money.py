@@ -22,4 +22,4 @@ def signed(value, places: int = 2) -> str:
 def pnl_class(value) -> str:
     if value is None:
         return ""
-    return "gain" if value > 0 else "loss" if value < 0 else ""
+    return "win" if value > 0 else "loss" if value < 0 else ""
