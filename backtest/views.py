@@ -8,6 +8,8 @@ from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from cryptosatx.heartbeat import alive_clusters
+
 from .forms import BacktestForm, default_initial
 from .models import BacktestRun
 from .service import TooManyRunning, start_backtest
@@ -56,17 +58,22 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def backtest_page(request: HttpRequest, pk: int) -> HttpResponse:
     run = _own(request, pk)
-    return render(request, "backtest/detail.html", {"run": run, **_results(run)})
+    return render(request, "backtest/detail.html", {"run": run, "no_cluster": _no_cluster(run), **_results(run)})
 
 
 @login_required
 def backtest_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress block htmx polls; once the job has finished the page reloads itself with the results."""
     run = _own(request, pk)
-    response = render(request, "backtest/_progress.html", {"run": run})
+    response = render(request, "backtest/_progress.html", {"run": run, "no_cluster": _no_cluster(run)})
     if run.finished:
         response["HX-Refresh"] = "true"
     return response
+
+
+def _no_cluster(run: BacktestRun) -> bool:
+    """A queued run with no q cluster alive to pick it up (heartbeats: docs/architecture.md) would wait forever."""
+    return run.status == BacktestRun.QUEUED and not alive_clusters().exists()
 
 
 def _results(run: BacktestRun) -> dict:

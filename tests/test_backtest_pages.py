@@ -57,6 +57,10 @@ def test_the_default_form_runs_in_one_click_and_the_result_has_an_equity_chart(a
     assert response.status_code == 302 and response["Location"] == f"/backtests/{run.pk}"
     waiting = alice.get(f"/backtests/{run.pk}").content.decode()
     assert f'hx-get="/backtests/{run.pk}/status"' in waiting and "Queued" in waiting and "htmx.min.js" in waiting
+    assert "No q cluster has been seen" in waiting  # none runs in the tests
+    from cryptosatx.heartbeat import record
+    record()
+    assert "No q cluster has been seen" not in alice.get(f"/backtests/{run.pk}").content.decode()
     assert "HX-Refresh" not in alice.get(f"/backtests/{run.pk}/status")
 
     run_backtest(run.pk)
