@@ -76,6 +76,9 @@ class Chunking:
         store_metrics(g.new_metrics)  # the bulk stage's points, archived once
         g.new_metrics = []
         run.errors.extend(g.errors)
+        # Everything the planner knows is saved here, before the chunks can run: once they are
+        # enqueued the run belongs to them and the gather task (the planner must not save it again).
+        run.requests, run.simulated = md.request_stats(), md.simulated
         run.parameters.update({
             "chunks": len(slices), "chunk_size": self.size, "thresholds": asdict(self.thresholds or Thresholds()),
             "data_times": g.data_times, "stage_seconds": g.stage_seconds})

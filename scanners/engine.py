@@ -176,7 +176,7 @@ def run_scan(scanner: str, symbols: list[str] | None = None, *, thresholds: Thre
         run.status = ScanRun.FAILED
         run.errors.append({"symbol": "*", "error": str(exc)})
     if g is None and run.status == ScanRun.RUNNING and "chunks" in run.parameters:
-        run.save()
+        # Saved by the split; not again: its chunks may already have finished it.
         log.info("scan %s #%s: %s coins in %s chunks, enqueued", scanner, run.pk, run.universe_size,
                  run.parameters["chunks"])
         return run

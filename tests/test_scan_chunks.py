@@ -170,3 +170,22 @@ def test_a_bad_scan_chunk_size_in_the_environment_stops_start_up_naming_the_key(
     out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
                          env={**os.environ, "SCAN_CHUNK_SIZE": value}, timeout=120)
     assert out.returncode != 0 and says in out.stderr, out.stderr[-2000:]
+
+
+def test_the_planner_never_overwrites_a_run_its_chunks_have_already_finished(chunked):
+    """The fastest possible workers: every chunk and the gather task run while the planner is still
+    enqueueing. The run they finished must stay finished when the planner returns."""
+    from scanners.chunks import Chunking, assemble, run_chunk
+    from scanners.engine import run_scan
+    from signals.ranking import update_unified
+
+    def enqueue_and_run_at_once(run_id: int, index: int) -> None:
+        if index == 2:  # the last chunk is enqueued: run them all, and the gather task, right now
+            for i in range(3):
+                run_chunk(run_id, i, on_scored=update_unified)
+            assert assemble(run_id)["outcome"] == "assembled"
+
+    run = run_scan("all", chunking=Chunking(4, enqueue_and_run_at_once), on_scored=update_unified)
+    stored = ScanRun.objects.get(pk=run.pk)
+    assert (stored.status, stored.scored, stored.universe_size) == ("completed", 10, 10)
+    assert stored.requests["lunarcrush"]["requests"] >= 1  # the planner's own requests were kept
