@@ -23,7 +23,8 @@ GROUPS = [("Coins and dates", ["name", "coins", "start", "end"]),
 
 
 def _own(request: HttpRequest, pk: int) -> BacktestRun:
-    run = BacktestRun.objects.filter(pk=pk, owner=request.user).first()
+    # Larger ids cannot exist, and SQLite cannot even bind them.
+    run = BacktestRun.objects.filter(pk=pk, owner=request.user).first() if pk < 2**63 else None
     if run is None:
         raise Http404("No such backtest.")
     return run

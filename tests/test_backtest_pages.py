@@ -100,3 +100,9 @@ def test_without_candles_the_page_says_what_to_do(alice):
     assert "No hourly candles are stored yet" in html and "manage.py backfill" in html
     data = form_defaults(html)
     assert alice.post("/backtests", data).status_code == 400
+
+
+def test_unknown_and_huge_ids_are_404(alice):
+    assert alice.get("/backtests/999").status_code == 404
+    assert alice.get(f"/backtests/{2**70}").status_code == 404
+    assert alice.get(f"/backtests/{2**70}/status").status_code == 404
