@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from marketdata.models import Coin
@@ -70,10 +72,12 @@ def delete_trade(request, pk: int):
     return redirect("portfolio")
 
 
-@login_required
 @require_POST
 def trade_from_signal(request, signal_id: int):
-    """The one-click "Add trade" button of the signals feed and the coin page."""
+    """The one-click "Add trade" button of the signals feed and the coin page. Signed out, the click
+    leads to the login page and then to /portfolio (a POST cannot be replayed after a login)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("portfolio"))
     signal = get_object_or_404(Signal.objects.select_related("coin"), pk=signal_id)
     form = FromSignalForm(request.POST)
     if not form.is_valid():

@@ -107,3 +107,10 @@ def test_an_unpriced_coin_is_called_out_on_the_page(browser, alice):
 def test_the_nav_links_to_portfolio_and_recommendations(browser):
     html = browser.get("/portfolio").content.decode()
     assert 'href="/portfolio"' in html and 'href="/recommendations"' in html
+
+
+def test_signed_out_the_button_leads_to_the_login_page_and_back_to_the_portfolio(client):
+    s = signal(coin("GEMUSDT"), entry=2.0)
+    r = client.post(reverse("trade-from-signal", args=[s.pk]))
+    assert r.status_code == 302 and r["Location"].endswith("?next=/portfolio")
+    assert not Trade.objects.exists()
