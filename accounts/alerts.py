@@ -29,7 +29,8 @@ def _flag(name: str, help_text: str) -> serializers.BooleanField:
 class AlertSettingsSerializer(serializers.Serializer):
     """Needs `context={"user": user}`."""
 
-    chat_id = serializers.CharField(max_length=64, help_text=(
+    # allow_null: the answer says null until a chat is set (a null sent in is refused in validate_chat_id)
+    chat_id = serializers.CharField(max_length=64, allow_null=True, help_text=(
         "Your Telegram chat id: an integer (negative for groups) or @channelname. Start a chat with the bot "
         "first, or Telegram refuses it (see disabled_reason)."))
     wants_tier_1 = _flag("wants_tier_1", "Tier 1 alerts (urgent).")
@@ -61,7 +62,9 @@ class AlertSettingsSerializer(serializers.Serializer):
         data["chat_id"] = data["chat_id"] or None  # not set yet
         return data
 
-    def validate_chat_id(self, value: str) -> str:
+    def validate_chat_id(self, value: str | None) -> str:
+        if value is None:
+            raise serializers.ValidationError(CHAT_ID_MESSAGE)
         value = value.strip()
         if not CHAT_ID_RE.fullmatch(value):
             raise serializers.ValidationError(CHAT_ID_MESSAGE)

@@ -19,6 +19,7 @@ from cryptosatx.api.serializers.common import NOT_FOUND, FreeJSONField, bad_requ
 from .models import BacktestRun
 from .service import TooManyRunning, start_backtest
 from .strategy import StrategyError
+from .tasks import reap_stale
 
 MAX_ID = 2**63 - 1
 EXAMPLE = {"name": "RSI dip", "scanners": ["rsi"], "entry_rules": {"min_unified_score": 70, "min_confirmations": 0},
@@ -72,7 +73,10 @@ class BacktestStrategySerializer(serializers.Serializer):
 
 
 def _own(request: Request, pk: int) -> BacktestRun:
-    run = BacktestRun.objects.filter(pk=pk, owner=request.user).first() if pk <= MAX_ID else None
+    if pk > MAX_ID:
+        raise NotFound(f"Unknown backtest: {pk}")
+    reap_stale(BacktestRun.objects.filter(pk=pk, owner=request.user))
+    run = BacktestRun.objects.filter(pk=pk, owner=request.user).first()
     if run is None:
         raise NotFound(f"Unknown backtest: {pk}")
     return run
@@ -87,6 +91,7 @@ class BacktestListView(APIView):
                        {"offset": ["Must be an integer of at least 0."]})}, tags=["backtests"])
     def get(self, request: Request) -> Response:
         params = validated(PageParams, request)
+        reap_stale(BacktestRun.objects.filter(owner=request.user))
         page = paginate(request, BacktestRun.objects.filter(owner=request.user).order_by("-created_at", "-pk"),
                         limit=params["limit"], offset=params["offset"])
         return Response(BacktestPageSerializer(vars(page)).data)

@@ -29,3 +29,7 @@ urlpatterns = [
     path("", include("recommend.urls")),
     path("api/", include("cryptosatx.api.urls")),
 ]
+
+# JSON under /api/, Django's pages elsewhere (cryptosatx/errors.py).
+handler404 = "cryptosatx.errors.not_found"
+handler500 = "cryptosatx.errors.server_error"

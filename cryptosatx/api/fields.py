@@ -40,7 +40,7 @@ class MultipleChoiceListField(serializers.ListField):
     as DRF treats every other empty query parameter (a form's "any" option sends `tier=`)."""
 
     def __init__(self, *, choices: tuple[str, ...], **kwargs: Any) -> None:
-        message = f"Each value must be one of: {', '.join(choices)}."
+        message = self.message = f"Each value must be one of: {', '.join(choices)}."
         super().__init__(child=serializers.ChoiceField(choices=choices, error_messages={"invalid_choice": message}),
                          allow_empty=False, error_messages={"empty": message, "not_a_list": message}, **kwargs)
 
@@ -54,7 +54,10 @@ class MultipleChoiceListField(serializers.ListField):
         return value
 
     def to_internal_value(self, data: Any) -> list[str]:
-        values = super().to_internal_value([str(item).upper() for item in data] if isinstance(data, list) else data)
+        try:
+            values = super().to_internal_value([str(item).upper() for item in data] if isinstance(data, list) else data)
+        except serializers.ValidationError:  # one message, not one per position ({"0": [...], "1": [...]})
+            raise serializers.ValidationError([self.message]) from None
         return list(dict.fromkeys(values))
 
 
