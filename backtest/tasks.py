@@ -52,6 +52,16 @@ def run_backtest(run_id: int) -> dict:
     return {"run_id": run_id, "status": BacktestRun.DONE, "trades": results["metrics"]["total_trades"]}
 
 
+def reap_stale(runs) -> int:
+    """Mark failed the runs left `running` past the cluster's timeout (a worker killed or timed out),
+    so that their owner sees why instead of a progress bar that never moves."""
+    limit = timezone.now() - timedelta(seconds=settings.Q_CLUSTER.get("timeout", 600) + 60)
+    return runs.filter(status=BacktestRun.RUNNING, started_at__lt=limit).update(
+        status=BacktestRun.FAILED, finished_at=timezone.now(),
+        error="The job did not finish within the q cluster's timeout (its worker was stopped or killed). "
+              "Try fewer coins, a shorter range or a larger signal_step_hours.")
+
+
 def _fail(run_id: int, error: str) -> dict:
     BacktestRun.objects.filter(pk=run_id).update(status=BacktestRun.FAILED, error=error[:2000],
                                                  finished_at=timezone.now())

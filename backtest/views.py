@@ -13,6 +13,7 @@ from cryptosatx.heartbeat import alive_clusters
 from .forms import BacktestForm, default_initial
 from .models import BacktestRun
 from .service import TooManyRunning, start_backtest
+from .tasks import reap_stale
 from .strategy import StrategyError
 
 LISTED = 50
@@ -23,6 +24,7 @@ GROUPS = [("Coins and dates", ["name", "coins", "start", "end"]),
 
 
 def _own(request: HttpRequest, pk: int) -> BacktestRun:
+    reap_stale(BacktestRun.objects.filter(pk=pk, owner=request.user) if pk < 2**63 else BacktestRun.objects.none())
     # Larger ids cannot exist, and SQLite cannot even bind them.
     run = BacktestRun.objects.filter(pk=pk, owner=request.user).first() if pk < 2**63 else None
     if run is None:
@@ -48,6 +50,7 @@ def backtests_page(request: HttpRequest) -> HttpResponse:
     else:
         form = BacktestForm(initial=default_initial())
     no_candles = not form["end"].value()
+    reap_stale(BacktestRun.objects.filter(owner=request.user))
     # Only the metrics of each run: the trade lists can be large.
     runs = (BacktestRun.objects.filter(owner=request.user).annotate(metrics=KeyTransform("metrics", "results"))
             .values("pk", "name", "status", "progress", "created_at", "metrics")[:LISTED])

@@ -101,3 +101,15 @@ def test_a_deleted_run_is_gone_and_its_job_does_nothing(alice, candles):
 def test_huge_and_unknown_ids_are_404(alice):
     assert alice.get("/api/backtests/999").status_code == 404
     assert alice.get(f"/api/backtests/{2**70}").status_code == 404
+
+
+def test_a_run_left_running_past_the_timeout_is_shown_as_failed(alice, settings):
+    from django.utils import timezone
+    owner = BacktestRun.objects.model._meta.get_field("owner").related_model.objects.get(username="alice")
+    run = BacktestRun.objects.create(owner=owner, strategy=strategy(), status=BacktestRun.RUNNING, progress=40,
+                                     started_at=timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 61))
+    fresh = BacktestRun.objects.create(owner=owner, strategy=strategy(), status=BacktestRun.RUNNING,
+                                       started_at=timezone.now())
+    body = alice.get(f"/api/backtests/{run.pk}").json()
+    assert body["status"] == "failed" and "timeout" in body["error"]
+    assert alice.get(f"/api/backtests/{fresh.pk}").json()["status"] == "running"
