@@ -155,7 +155,8 @@ def test_alice_herself_is_not_refused(world, name, method, body, settings):
     settings.HTTP_MAX_RETRIES = 0
     api = name.startswith("api:")
     response = call(as_user(world["alice"], api), method, url_of(name, world["watchlist"].pk), body, api)
-    assert response.status_code in (200, 201, 204, 302), (response.status_code, response.content[:300])
+    expected = (503,) if name == "api:watchlist-scan" else (200, 201, 204, 302)  # the scan reached the scanners
+    assert response.status_code in expected, (response.status_code, response.content[:300])
 
 
 # ------------------------------------------------------------------ routes without an id

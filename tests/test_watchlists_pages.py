@@ -181,3 +181,12 @@ def test_scan_now_is_rate_limited(client, alice, monkeypatch):
     response = client.post(f"/watchlists/{w.pk}/scan")
     assert response.status_code == 429 and "Too many scans: try again in" in html(response)
     assert not ScanRun.objects.exists()
+
+
+def test_a_failed_scan_says_why(client, alice, settings):
+    w = make(alice)
+    point_all_at(settings, "http://127.0.0.1:9")
+    settings.HTTP_MAX_RETRIES = 0
+    page = html(client.post(f"/watchlists/{w.pk}/scan", follow=True))
+    run = ScanRun.objects.get()
+    assert f"Scan #{run.pk} failed: 0 of 0 coins scored; 1 error(s), the first: " in page

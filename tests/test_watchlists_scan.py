@@ -126,3 +126,16 @@ def test_a_scan_stores_nothing_on_the_watchlist(alice):
     before = Watchlist.objects.get(pk=pk).updated_at
     alice.get(f"/api/watchlists/{pk}/scan")
     assert Watchlist.objects.get(pk=pk).updated_at == before
+
+
+def test_a_scan_that_fetches_nothing_is_a_503_not_old_scores(alice, settings):
+    pk = watchlist(alice, "BTCUSDT")
+    alice.get(f"/api/watchlists/{pk}/scan")  # scores from a working scan exist now
+    point_all_at(settings, "http://127.0.0.1:9")  # nothing listens there
+    settings.HTTP_MAX_RETRIES = 0
+    response = alice.get(f"/api/watchlists/{pk}/scan")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["detail"].startswith("The scan failed: ")
+    assert body["run"]["status"] == "failed" and body["run"]["error_count"] >= 1
+    assert "results" not in body

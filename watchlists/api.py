@@ -15,12 +15,13 @@ from cryptosatx.api import queries
 from cryptosatx.api.pagination import paginate
 from cryptosatx.api.params import PageParams, RankingParams, validated
 from cryptosatx.api.serializers.common import NOT_FOUND, bad_parameters, bad_request
+from scanners.models import ScanRun
 from signals.models import AlertDelivery, Signal
 
 from .models import Watchlist
 from .scanning import SCANS_PER_MINUTE, scan_watchlist, seconds_until_allowed
-from .serializers import (CoinsSerializer, PlanCreateSerializer, WatchlistPageSerializer, WatchlistScanSerializer,
-                          WatchlistSerializer, WatchlistSignalPageSerializer)
+from .serializers import (CoinsSerializer, PlanCreateSerializer, ScanFailedSerializer, WatchlistPageSerializer,
+                          WatchlistScanSerializer, WatchlistSerializer, WatchlistSignalPageSerializer)
 
 MAX_ID = 2**63 - 1  # larger ids cannot exist, and SQLite cannot even bind them
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The watchlist's id (yours only).")
@@ -130,11 +131,12 @@ class WatchlistScanView(OwnerOnly):
         description=("Runs every scanner over the watchlist's coins now (a stored scan run, whose signals raise "
                      "alerts as any scan's), then answers the unified ranking restricted to those coins, with the "
                      f"ranking's filters and rows. At most {SCANS_PER_MINUTE} on-demand scans a minute per user "
-                     "(429 with Retry-After beyond). Not financial advice."),
+                     "(429 with Retry-After beyond). A scan that could fetch nothing (the exchange down) is a 503 "
+                     "with its run, not old scores passed off as fresh. Not financial advice."),
         parameters=[ID, RankingParams],
         responses={200: WatchlistScanSerializer, 400: bad_parameters({"tier": ["Each value must be one of: TIER_1, "
                                                                                "TIER_2, TIER_3, TIER_4."]}),
-                   404: NOT_FOUND}, tags=TAGS)
+                   404: NOT_FOUND, 503: ScanFailedSerializer}, tags=TAGS)
     def get(self, request: Request, pk: int) -> Response:
         watchlist = own_watchlist(request.user, pk)
         params = validated(RankingParams, request)
@@ -142,6 +144,10 @@ class WatchlistScanView(OwnerOnly):
         if wait:
             raise Throttled(wait=wait, detail=f"Too many scans: try again in {wait} s.")
         result = scan_watchlist(watchlist)
+        if result.run is not None and result.run.status == ScanRun.FAILED:
+            first = (result.run.errors or [{}])[0].get("error", "unknown error")
+            return Response(ScanFailedSerializer({"detail": f"The scan failed: {first}", "run": result.run}).data,
+                            status=503)
         coin_ids = [c.pk for c in watchlist.coins.all()]
         scored = queries.latest_scores().filter(coin_id__in=coin_ids)
         summary = scored.aggregate(total_scanned=Count("pk"), timestamp=Max("computed_at"))

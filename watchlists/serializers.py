@@ -147,6 +147,11 @@ class WatchlistScanSerializer(RankingSerializer):
         "Coins of the watchlist the exchange no longer lists; they were not scanned."))
 
 
+class ScanFailedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why the scan failed: no coin could be fetched.")
+    run = ScanRunSerializer(help_text="The failed run, with its errors.")
+
+
 class DeliverySerializer(serializers.Serializer):
     status = serializers.CharField(help_text="pending, sent, suppressed, failed, summary_only, …")
     reason = serializers.CharField(help_text="Why it was suppressed or kept for the summary (docs/alerts.md).")

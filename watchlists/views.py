@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cryptosatx.api import queries
+from scanners.models import ScanRun
 from signals.models import AlertDelivery, Signal
 
 from .api import MAX_ID, own_watchlists
@@ -123,8 +124,10 @@ def scan_now(request, pk: int):
         messages.warning(request, "Nothing to scan: add coins first.")
     else:
         run = result.run
-        messages.success(request, f"Scan #{run.pk} {run.status}: {run.scored} of {run.universe_size} coins scored"
-                                  f"{', ' + str(len(run.errors)) + ' error(s)' if run.errors else ''}.")
+        summary = f"Scan #{run.pk} {run.status}: {run.scored} of {run.universe_size} coins scored"
+        if run.errors:
+            summary += f"; {len(run.errors)} error(s), the first: {run.errors[0].get('error', '?')}"
+        (messages.error if run.status == ScanRun.FAILED else messages.success)(request, summary + ".")
     if result.not_trading:
         messages.warning(request, f"No longer listed by the exchange, not scanned: {', '.join(result.not_trading)}.")
     return redirect("watchlist", pk)
