@@ -1,6 +1,7 @@
 """`manage.py simulate-day`: a day of the system in accelerated time, and the trace of its daily summary
 (cryptosatx.speedrun, cryptosatx.daytrace; docs/alerts.md, "A simulated day")."""
 import json as jsonlib
+import logging
 import os
 import subprocess
 import sys
@@ -41,10 +42,12 @@ class Command(BaseCommand):
             the_day = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
         except ValueError:
             raise CommandError(f"--day {day!r} is not a date (YYYY-MM-DD).") from None
+        verbosity = options.get("verbosity", 1)
         if this_database:
-            return self._run(the_day, speed, coins, seed, json)
-        return self._in_new_database(the_day, db, json, ["--speed", repr(speed), "--coins", str(coins),
-                                                         "--seed", str(seed), *(["--json"] if json else [])])
+            return self._run(the_day, speed, coins, seed, json, verbosity)
+        return self._in_new_database(the_day, db, json, ["--speed", repr(speed), "--coins", str(coins), "--seed",
+                                                         str(seed), "--verbosity", str(verbosity),
+                                                         *(["--json"] if json else [])])
 
     def _in_new_database(self, the_day: date, db: str, json: bool, options: list[str]) -> None:
         """Migrate a new SQLite file and run there in a child process (its settings name that database, and
@@ -66,7 +69,7 @@ class Command(BaseCommand):
         if child.returncode:
             raise CommandError(f"the simulated day did not check out (exit {child.returncode}); its rows are in {path}")
 
-    def _run(self, the_day: date, speed: float, coins: int, seed: int, json: bool) -> None:
+    def _run(self, the_day: date, speed: float, coins: int, seed: int, json: bool, verbosity: int) -> None:
         from scanners.models import ScanRun
         from signals.models import Signal, SummaryDelivery
 
@@ -78,8 +81,12 @@ class Command(BaseCommand):
             until = timezone.localtime(summary_time(the_day))
             self.stdout.write(f"Simulating {the_day} 00:00 to {until:%Y-%m-%d %H:%M} {settings.TIME_ZONE} "
                               f"at {speed:g}x with {coins} simulated coins (seed {seed})")
-        run = run_day(the_day, speed=speed, coins=coins, seed=seed,
-                      progress=None if json else self.stdout.write)
+        if verbosity < 2:  # each scan and message logs at INFO: the hourly progress lines say enough
+            logging.disable(logging.INFO)
+        try:
+            run = run_day(the_day, speed=speed, coins=coins, seed=seed, progress=None if json else self.stdout.write)
+        finally:
+            logging.disable(logging.NOTSET)
         result = check_day(run)
         trace = result.pop("trace")
         facts = {"day": the_day.isoformat(), "speed": speed, "coins": coins, "seed": seed,
