@@ -11,9 +11,10 @@ Rules (docs/users.md, "Backtests", says the same to users):
   the take-profit, the stop is taken (we cannot know which came first, so assume the worse).
 - The time limit N closes the trade at the close of its N-th bar (bar entry + N − 1); a position
   still open at the final bar is closed there at the coin's last close (reason "end").
-- Cash: a trade costs notional × (1 + fee). Entries at one bar are funded in priority order (the
-  strongest signal first, ties by coin order); one that does not fit in the cash left is skipped
-  and counted. Cash from an exit is available from the next bar's open.
+- Cash: a trade costs its position size, the entry fee included (it buys size ÷ (1 + fee) worth of
+  the coin), so 10,000 USDT hold ten 1,000 USDT positions. Entries at one bar are funded in priority
+  order (the strongest signal first, ties by coin order); one that does not fit in the cash left is
+  skipped and counted. Cash from an exit is available from the next bar's open.
 
 The work is split so that Python never loops per trade: (1) for every possible entry (a signal with
 a candle after it) the exit is found by looking ahead from all of them together through windows of
@@ -42,7 +43,7 @@ class KernelParams:
     fee: float = 0.0  # fraction per side
     slippage: float = 0.0  # fraction per side
     initial_cash: float = 10_000.0
-    position_size: float = 1_000.0  # USDT per trade (FIXED) or a fraction of equity (EQUITY)
+    position_size: float = 1_000.0  # cash per trade, fee included: USDT (FIXED) or a fraction of equity (EQUITY)
     sizing: str = FIXED
 
 
@@ -54,7 +55,7 @@ class KernelResult:
     entry_price: np.ndarray  # fills, slippage included
     exit_price: np.ndarray
     qty: np.ndarray
-    cost: np.ndarray  # cash paid: notional + entry fee
+    cost: np.ndarray  # cash paid: the position size (notional + entry fee)
     proceeds: np.ndarray  # cash received: exit value − exit fee
     reason: np.ndarray  # index into EXIT_REASONS
     equity: np.ndarray  # (bars,) cash + positions marked at each bar's close
@@ -202,10 +203,10 @@ def _fund(cand_coin, cand_bar, entry_px, exit_bar, exit_px, prio, closes, p: Ker
             ids = ids[np.argsort(-prio[ids], kind="stable")]
         if equity_sizing:
             held = (held_exit >= t).nonzero()[0]  # positions open at the close of t − 1
-            notional = p.position_size * (cash + float(held_qty[held] @ closes[held, t - 1]))
+            unit = p.position_size * (cash + float(held_qty[held] @ closes[held, t - 1]))
         else:
-            notional = p.position_size
-        unit = notional * (1 + p.fee)
+            unit = p.position_size
+        notional = unit / (1 + p.fee)
         fits = int((cash + CASH_EPS * unit) // unit) if unit > 0 else 0
         if fits < ids.size:
             skipped += ids.size - fits

@@ -59,9 +59,10 @@ def test_fees_slippage_and_cash_reach_the_stored_results():
     m = result["metrics"]
     assert m["total_trades"] > 0 and m["skipped_for_cash"] > 0
     for t in result["trades"]:
-        assert t["cost"] == pytest.approx(1000 * 1.001)
+        assert t["cost"] == pytest.approx(1000)  # the position size pays the entry fee
+        assert t["quantity"] == pytest.approx(1000 / 1.001 / t["entry_price"])
         assert t["proceeds"] == pytest.approx(t["quantity"] * t["exit_price"] * 0.999, rel=1e-6)
-    # Never more than one 1,001 USDT position at a time with 1,500 USDT.
+    # Never more than one 1,000 USDT position at a time with 1,500 USDT.
     spans = sorted((t["entry_time"], t["exit_time"]) for t in result["trades"])
     assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:]))
     assert m["final_equity"] == pytest.approx(1500 + sum(t["pnl"] for t in result["trades"]), abs=0.05)

@@ -80,15 +80,15 @@ def test_fees_and_slippage_are_paid_on_both_sides():
     entry = 100 * 1.002
     assert r.entry_price[0] == pytest.approx(entry)
     assert r.exit_price[0] == pytest.approx(entry * 1.10 * 0.998)
-    qty = 1000 / entry
-    assert r.cost[0] == pytest.approx(1000 * 1.001)
+    qty = 1000 / 1.001 / entry  # the 1,000 USDT pay the entry fee too
+    assert r.qty[0] == pytest.approx(qty) and r.cost[0] == pytest.approx(1000)
     assert r.proceeds[0] == pytest.approx(qty * entry * 1.10 * 0.998 * 0.999)
     assert r.equity[-1] == pytest.approx(10_000 + r.pnl[0])
 
 
 def test_a_round_trip_at_one_price_loses_exactly_the_fees():
     r = run([[FLAT, FLAT, FLAT, FLAT]], [(0, 0)], fee=0.001, time_limit=1)
-    assert r.pnl[0] == pytest.approx(-(1000 * 0.001 + 1000 * 0.001))
+    assert r.pnl[0] == pytest.approx(1000 * 0.999 / 1.001 - 1000)  # both fees, nothing else
     assert metrics(r, days=1, initial_cash=10_000)["losses"] == 1
 
 
@@ -160,9 +160,9 @@ def reference(o, h, l, c, entries, p: KernelParams, priority=None):
             if priority is not None:
                 wanted.sort(key=lambda k: (-priority[k, t - 1], k))
             equity = cash + sum(q["qty"] * last_close[k] for k, q in pos.items())
-            notional = p.position_size * equity if p.sizing == EQUITY else p.position_size
+            unit = p.position_size * equity if p.sizing == EQUITY else p.position_size
+            notional = unit / (1 + p.fee)  # the position size pays the entry fee too
             for k in wanted:
-                unit = notional * (1 + p.fee)
                 if unit > 0 and cash + 1e-9 * unit >= unit:
                     cash -= unit
                     px = o[k, t] * (1 + p.slippage)
