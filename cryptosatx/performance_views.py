@@ -56,7 +56,8 @@ def trend_and_signals(days: int, horizon: str, since: datetime, now: datetime) -
         trend.append({"month": f"{year:04d}-{month:02d}", "partial": low < since,
                       "simulated_signals": sum(1 for o in mine if o.signal.simulated),
                       **summarise(mine, window_days=calendar.monthrange(year, month)[1])})
-    done = [o for o in rows if o.status == SignalOutcome.EVALUATED and o.signal.candle_close_time >= since]
+    done = [o for o in rows if o.status == SignalOutcome.EVALUATED and o.pnl_pct is not None
+            and o.signal.candle_close_time >= since]
     ranked = sorted(done, key=lambda o: (-o.return_pct, o.signal.candle_close_time, o.pk))
     best = ranked[:LISTED]
     worst = [o for o in reversed(ranked[LISTED:])][:LISTED]  # disjoint from the best when n < 20
