@@ -17,6 +17,7 @@ from .tasks import reap_stale
 from .strategy import StrategyError
 
 LISTED = 50
+TRADES_SHOWN = 500  # a page of 10,000 table rows helps nobody; the API has them all
 GROUPS = [("Coins and dates", ["name", "coins", "start", "end"]),
           ("Entry", ["scanners", "min_unified_score", "min_confirmations", "signal_step_hours"]),
           ("Exit", ["take_profit", "stop_loss", "time_limit_hours"]),
@@ -84,7 +85,9 @@ def _results(run: BacktestRun) -> dict:
     results = run.results or {}
     metrics = results.get("metrics") or {}
     curve = results.get("equity_curve") or []
-    return {"metrics": metrics, "trades": results.get("trades") or [], "data": results.get("data") or {},
+    trades = results.get("trades") or []
+    return {"metrics": metrics, "trades": trades[:TRADES_SHOWN], "trades_stored": len(trades),
+            "data": results.get("data") or {},
             "chart": {"labels": [p["time"] for p in curve], "equity": [p["equity"] for p in curve],
                       "initial": metrics.get("initial_equity")},
             "strategy": run.strategy}
