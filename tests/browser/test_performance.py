@@ -23,6 +23,18 @@ def test_the_performance_charts_are_drawn(page):
     for chart in ("#win-rate-chart", "#trend-chart", "#calibration-chart"):
         assert canvas_painted(page, chart) > 500, chart
     assert page.locator("#bucket-table tbody tr").count() == 12
+    # the bars Chart.js laid out: smart_money accumulation_7+ and rsi oversold_<20 won every time (100 %),
+    # mss score_90+ never (0 %, no length but its interval's whisker); the other buckets have no outcome
+    bars = page.evaluate("""() => {
+        const chart = Chart.getChart(document.getElementById('win-rate-chart'));
+        const meta = chart.getDatasetMeta(0);
+        return chart.data.labels.map((label, i) => [label, chart.data.datasets[0].data[i],
+                                                     Math.round(meta.data[i].width)]);
+    }""")
+    drawn = {label: value for label, value, width in bars if value is not None}
+    assert drawn == {"smart_money accumulation_7+ · n=8": 100, "mss score_90+ · n=8": 0,
+                     "rsi oversold_<20 · n=8": 100}
+    assert all(width > 100 for label, value, width in bars if value == 100)
     shot(page, "performance")
     # the horizon selector reloads the page with the other horizon: no 7d outcome → the empty state
     page.select_option("select[name=horizon]", "7d")
