@@ -106,3 +106,16 @@ def test_unknown_and_huge_ids_are_404(alice):
     assert alice.get("/backtests/999").status_code == 404
     assert alice.get(f"/backtests/{2**70}").status_code == 404
     assert alice.get(f"/backtests/{2**70}/status").status_code == 404
+
+
+def test_a_long_trade_list_shows_its_first_500_and_points_to_the_api(alice, django_user_model):
+    trade = {"symbol": "BTCUSDT", "entry_time": "2026-09-01T00:00:00Z", "entry_price": 1.0, "exit_time":
+             "2026-09-01T01:00:00Z", "exit_price": 1.1, "exit_reason": "take_profit", "quantity": 1.0, "cost": 1.0,
+             "proceeds": 1.1, "pnl": 0.1, "return_pct": 10.0, "bars_held": 1, "entry_score": 80.0}
+    run = BacktestRun.objects.create(
+        owner=django_user_model.objects.get(username="alice"), strategy={}, status=BacktestRun.DONE, progress=100,
+        results={"metrics": {"total_trades": 600, "initial_equity": 10_000, "exits": {}}, "trades": [trade] * 600,
+                 "equity_curve": [{"time": "2026-09-01T01:00:00Z", "equity": 10_060}], "data": {}})
+    html = alice.get(f"/backtests/{run.pk}").content.decode()
+    assert html.count('<th scope="row"><a href="/coins/BTCUSDT">') == 500
+    assert "The first 500 of 600 trades" in html and f'href="/api/backtests/{run.pk}"' in html
