@@ -79,6 +79,9 @@ class Chunking:
         # Everything the planner knows is saved here, before the chunks can run: once they are
         # enqueued the run belongs to them and the gather task (the planner must not save it again).
         run.requests, run.simulated = md.request_stats(), md.simulated
+        # The weight limits the services published (exchangeInfo): each chunk's governor starts from them.
+        run.parameters["weight_limits"] = {name: c.governor.weight.limit for name, c in md.clients.items()
+                                           if c.governor.weight.limit}
         run.parameters.update({
             "chunks": len(slices), "chunk_size": self.size, "thresholds": asdict(self.thresholds or Thresholds()),
             "data_times": g.data_times, "stage_seconds": g.stage_seconds})
@@ -130,6 +133,9 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored, remember_listi
 
     async def fetch() -> MarketDataSession:
         async with MarketDataSession(services) as md:
+            for name, limit in run.parameters.get("weight_limits", {}).items():
+                if name in md.clients:
+                    md.clients[name].governor.learn_limit(limit)  # only ever lowers the limit
             try:
                 await gather(md, g, needs, bulk=False, shortlist_budget=chunk.shortlist_budget)
             except HostBannedError as exc:
