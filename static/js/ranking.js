@@ -24,5 +24,10 @@
   }
 
   wire(document);
+  // Leave blank filters out of the request, so the address pushed into the history stays short.
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var params = event.detail.parameters;
+    ["tier", "scanner", "min_score"].forEach(function (name) { if (params[name] === "") delete params[name]; });
+  });
   document.body.addEventListener("htmx:afterSettle", function () { wire(document); });
 })();
