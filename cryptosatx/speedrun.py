@@ -45,6 +45,7 @@ BOT_TOKEN = "1000000:simulate-day"  # any token of Telegram's form is accepted b
 CHAT_ID = "-1001"  # a group, as `make run` uses: the pacing of groups (20 a minute) applies
 # At one instant: scans first, then the sender, outcomes, the summary (what a queue drains in that order).
 RANK = {"scan": 0, "send": 1, "outcomes": 2, "summary": 3}
+SETTLE = timedelta(minutes=10)  # how long the sender may take to get a waiting summary out
 SCHEDULE_MINUTES = {"signals.tasks.send_alerts": 1, "performance.tasks.evaluate_outcomes": 15}
 
 
@@ -86,13 +87,16 @@ def schedule_minutes(func: str) -> int:
 
 
 def plan(day: date) -> list[Task]:
-    """Every task of `day` 00:00 up to the summary the next morning, in the order they run."""
+    """Every task of `day` 00:00 up to the summary the next morning (and the sender's passes for SETTLE
+    after it), in the order they run."""
     start, end = local_midnight(day), summary_time(day)
     tasks = [Task(t, RANK["scan"], "scan", scanner)
              for scanner, key in SCAN_SCHEDULES.items()
              for t in _every(start, end, max(60, int(getattr(settings, key) * 3600)), aligned=True)]
+    # The sender goes on after the summary, as live: a summary paced behind an alert of the same minute goes
+    # out with its next pass. The run stops once the summary is out (run_day).
     tasks += [Task(t, RANK["send"], "send") for t in
-              _every(start, end, 60 * schedule_minutes("signals.tasks.send_alerts"), aligned=False)]
+              _every(start, end + SETTLE, 60 * schedule_minutes("signals.tasks.send_alerts"), aligned=False)]
     tasks += [Task(t, RANK["outcomes"], "outcomes") for t in
               _every(start, end, 60 * schedule_minutes("performance.tasks.evaluate_outcomes"), aligned=False)]
     tasks.append(Task(end, RANK["summary"], "summary"))
@@ -189,6 +193,14 @@ def _run_task(task: Task, run: DayRun, transport, clock: VirtualClock) -> None:
         run.summary_result = send_daily_summary(transport, now=now)
 
 
+def summary_out(day: date) -> bool:
+    """Whether every summary row of `day` has left the outbox (sent, or failed for good)."""
+    from signals.models import SummaryDelivery
+
+    return not SummaryDelivery.objects.filter(day=day, status__in=[SummaryDelivery.PENDING,
+                                                                   SummaryDelivery.CLAIMED]).exists()
+
+
 def read_inbox(base_url: str) -> list[dict]:
     reply = httpx.get(f"{base_url}/sim/telegram/messages", timeout=10)
     reply.raise_for_status()
@@ -223,6 +235,8 @@ def run_day(day: date, *, speed: float, coins: int, seed: int = 42, sim: Simulat
                         _run_task(task, run, transport, clock)
                         run.tasks[task.name] += 1
                         run.task_seconds[task.kind] += time.monotonic() - t0
+                        if run.summary_result and summary_out(day):
+                            break
                         if progress and task.at.hour != hour:
                             hour = task.at.hour
                             progress(_progress_line(task.at, run, time.monotonic() - started))

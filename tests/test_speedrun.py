@@ -47,10 +47,13 @@ def short_day(settings):
 def test_the_plan_follows_the_schedules(short_day, settings):
     tasks = plan(DAY_RUN)
     start, end = datetime(2026, 11, 20, tzinfo=timezone.utc), datetime(2026, 11, 21, 3, tzinfo=timezone.utc)
-    assert tasks[0].at == start and tasks[-1].at == end and tasks[-1].kind == "summary"
+    summary = next(i for i, t in enumerate(tasks) if t.kind == "summary")
+    assert tasks[0].at == start and tasks[summary].at == end
+    # after the summary only the sender, for 10 minutes: a summary paced behind an alert goes out then
+    assert [(t.at, t.kind) for t in tasks[summary + 1:]] == [(end + timedelta(minutes=10), "send")]
     smart = [t.at for t in tasks if t.name == "scan smart_money"]
     assert smart == [start + timedelta(hours=3 * i) for i in range(10)]  # 00:00 … 03:00 next day
-    assert len([t for t in tasks if t.kind == "send"]) == 27 * 6 + 1
+    assert len([t for t in tasks if t.kind == "send"]) == 27 * 6 + 2
     assert len([t for t in tasks if t.kind == "outcomes"]) == 27 * 2 + 1
     at_end = [t.name for t in tasks if t.at == end]  # one instant: scans, sender, outcomes, then the summary
     assert at_end == ["scan smart_money", "send", "outcomes", "summary"]
@@ -167,8 +170,8 @@ def test_simulate_day_refuses_a_database_that_already_has_rows(short_day):
 
 @pytest.mark.django_db
 def test_a_summary_paced_behind_an_alert_goes_out_with_the_next_sender_pass(monkeypatch):
-    """Found by simulate-day: the 08:00 scan's alert takes the chat's pacing slot, the summary written a moment
-    later must wait for it, and the minute's sender sends it (before, it waited for the next day's run)."""
+    """Found while building simulate-day: the 08:00 scan's alert takes the chat's pacing slot, the summary
+    written a moment later must wait for it, and the minute's sender sends it (before: the next day's run)."""
     import time_machine
 
     from signals import tasks

@@ -84,7 +84,7 @@ class Command(BaseCommand):
         if verbosity < 2:  # each scan and message logs at INFO: the hourly progress lines say enough
             logging.disable(logging.INFO)
         try:
-            run = run_day(the_day, speed=speed, coins=coins, seed=seed, progress=None if json else self.stdout.write)
+            run = run_day(the_day, speed=speed, coins=coins, seed=seed, progress=None if json else self._progress)
         finally:
             logging.disable(logging.NOTSET)
         result = check_day(run)
@@ -101,6 +101,10 @@ class Command(BaseCommand):
             self._print(facts, result, trace)
         if not result["ok"]:
             raise CommandError("; ".join(result["problems"]))
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()  # a line an hour as it happens, also when the output is a pipe
 
     def _print(self, facts: dict, result: dict, trace) -> None:
         w = self.stdout.write
