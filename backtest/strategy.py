@@ -228,6 +228,6 @@ def check_data(strategy: Strategy) -> None:
                                              open_time__gte=strategy.start, open_time__lt=strategy.end)
                        .values_list("coin_id", flat=True).distinct())
     if not with_candles:
-        raise StrategyError({"start": [f"No stored hourly candles for these coins between {strategy.start:%Y-%m-%d %H:%M} "
-                                       f"and {strategy.end:%Y-%m-%d %H:%M} UTC. Run `manage.py backfill` or pick "
-                                       f"a range with data."]})
+        raise StrategyError({"start": [f"No stored hourly candles for these coins between "
+                                       f"{strategy.start:%Y-%m-%d %H:%M} and {strategy.end:%Y-%m-%d %H:%M} UTC. "
+                                       f"Run `manage.py backfill` or pick a range with data."]})

@@ -81,8 +81,8 @@ def test_a_backtest_over_data_cut_at_a_day_makes_the_same_trades_up_to_that_day(
                                                                      "time_limit_hours": 6})
     full = engine.run(parse_strategy(strategy(**params, end=(START + timedelta(days=10)).isoformat())))
     curve = {p["time"]: p["equity"] for p in full["equity_curve"]}
-    full_entries = engine.entry_signals(parse_strategy(strategy(**params, end=(START + timedelta(days=10)).isoformat())),
-                                        symbols, lambda _: None)[0]
+    whole = parse_strategy(strategy(**params, end=(START + timedelta(days=10)).isoformat()))
+    full_entries = engine.entry_signals(whole, symbols, lambda _: None)[0]
     for cut_day in (START + timedelta(days=8, hours=5), START + timedelta(days=5, hours=14)):
         Candle.objects.filter(open_time__gte=cut_day).delete()  # the data as they were then
         cut = engine.run(parse_strategy(strategy(**params, end=cut_day.isoformat())))

@@ -3,8 +3,9 @@ bars (a year), generated here: an RSI-threshold entry (RSI(14) < 30, the scanner
 take-profit, stop-loss and time-limit exits, fees, slippage and cash-limited sizing.
 
 The kernel is timed cold (first call) and warm (the median of the next runs: the figure the target is
-about), in wall-clock and in CPU seconds (the machine is shared: the load average is printed too). The floor is one read of the four price arrays (a comparison per element): no engine that looks
-at every bar can beat it. Nothing touches the database: this measures the numpy kernel alone.
+about), in wall-clock and in CPU seconds (the machine is shared: the load average is printed too).
+The floor is one read of the four price arrays (a comparison per element): no engine that looks at
+every bar can beat it. Nothing touches the database: this measures the numpy kernel alone.
 """
 from __future__ import annotations
 
