@@ -41,6 +41,7 @@ from marketdata.errors import HostBannedError
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData
+from .engine import needs_of, remember_listings
 from .gather import CAPPED_CALLS_PER_COIN, Gathered, gather
 from .models import ScanChunk, ScanRun
 from .pipeline import Thresholds, score_universe
@@ -110,14 +111,12 @@ def _coin_from(symbol: str, d: dict) -> CoinData:
 def run_chunk(run_id: int, index: int, on_scored=None) -> dict:
     """Fetch, score and store one chunk (idempotent). Returns what happened and whether every
     chunk of the run is now finished (then the caller enqueues `assemble`)."""
-    from .engine import _remember_listings, needs_of
-
     chunk = ScanChunk.objects.select_related("run").get(run_id=run_id, index=index)
     run = chunk.run
     if chunk.finished_at is None and run.status == ScanRun.RUNNING:
         ScanChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1, worker=worker_name(),
                                                      started_at=djtz.now())
-        outcome = _fetch_score_store(run, chunk, on_scored, _remember_listings, needs_of)
+        outcome = _fetch_score_store(run, chunk, on_scored)
     elif chunk.finished_at is not None:
         outcome = "already finished"
     else:
@@ -126,7 +125,7 @@ def run_chunk(run_id: int, index: int, on_scored=None) -> dict:
     return {"run_id": run_id, "chunk": index, "outcome": outcome, "chunks_left": left}
 
 
-def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored, remember_listings, needs_of) -> str:
+def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
     scanners = tuple(run.parameters["scanners"])
     needs, services = needs_of(scanners)
     g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[])

@@ -126,7 +126,7 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                 run.parameters["floor_seconds"] = round(requests / settings.PARALLEL_MAX_CONCURRENT * rtt, 3)
 
 
-def _remember_listings(g: Gathered) -> None:
+def remember_listings(g: Gathered) -> None:
     """Keep what the scan learnt about each coin: whether it has a perpetual and when it listed."""
     changed = []
     for coin in Coin.objects.filter(id__in=[cd.coin_id for cd in g.coins.values()]):
@@ -143,7 +143,7 @@ def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Th
     scorable = {s: cd for s, cd in g.coins.items() if s not in g.failed}
     snaps, outputs = score_universe(scorable, g.as_of, t, scanners)
     started = time.monotonic()
-    _remember_listings(g)
+    remember_listings(g)
     store_metrics(g.new_metrics)
     run.scored = save_results(run, g, snaps, outputs)
     if on_scored is not None:
