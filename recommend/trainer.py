@@ -144,9 +144,15 @@ def labelled_rows() -> list[Row]:
             for o in outcomes.iterator(chunk_size=2000)]
 
 
+KEEP_BLOBS = 5  # older trainings keep their metrics (the history of the AUC) but drop the ~100 kB model
+
+
 def train_and_store(now: datetime | None = None) -> RecommenderModel:
     record = fit(labelled_rows(), now)
     record.save()
+    keep = RecommenderModel.objects.filter(blob__isnull=False).order_by("-trained_at", "-id")[:KEEP_BLOBS]
+    RecommenderModel.objects.filter(blob__isnull=False).exclude(pk__in=list(keep.values_list("pk", flat=True))
+                                                                ).update(blob=None)
     return record
 
 

@@ -193,3 +193,11 @@ def test_the_training_is_scheduled():
 
     s = Schedule.objects.get(name="recommend: train recommender")
     assert s.func == "recommend.tasks.train_recommender" and s.minutes == 360
+
+
+def test_old_trainings_keep_their_metrics_but_not_their_model():
+    history(300, lambda score, rng: score > 50)
+    records = [train_and_store() for _ in range(7)]
+    kept = RecommenderModel.objects.filter(blob__isnull=False)
+    assert kept.count() == 5 and records[-1].pk in set(kept.values_list("pk", flat=True))
+    assert RecommenderModel.objects.filter(blob__isnull=True, auc__isnull=False).count() == 2
