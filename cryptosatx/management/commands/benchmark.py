@@ -14,7 +14,7 @@ class Command(BaseCommand):
             "generated hourly candles (no database).")
 
     def add_arguments(self, parser):
-        parser.add_argument("what", choices=["scan", "ranking", "alerts", "backtest"])
+        parser.add_argument("what", choices=["scan", "ranking", "alerts", "backtest", "api"])
         parser.add_argument("--coins", type=int, default=None, help="Default 500 (backtest: 1000).")
         parser.add_argument("--bars", type=int, default=8760, help="backtest: hourly bars per coin.")
         parser.add_argument("--latency-ms", type=int, default=100)
@@ -26,8 +26,14 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=None,
                             help="scan --workers: coins per chunk (default: the coins split evenly over the workers).")
         parser.add_argument("--inner", action="store_true", help="Internal: the measured process.")
+        parser.add_argument("--duration", type=float, default=30, help="api: seconds of measured load.")
+        parser.add_argument("--concurrency", type=int, default=50, help="api: connections at most.")
+        parser.add_argument("--gunicorn-workers", type=int, default=None,
+                            help="api: gunicorn workers (default: gunicorn.conf.py's, 2 × cores + 1).")
 
     def handle(self, *args, what, coins, latency_ms, jitter_ms, database_url, inner, **options):
+        if what == "api":
+            return self.api(database_url, inner, options)
         if coins is None:
             coins = 1000 if what == "backtest" else 500
         if not 1 <= coins <= 5000:
@@ -92,5 +98,23 @@ class Command(BaseCommand):
                                                           chunk_size))
                 return
             self.stdout.write(bench.run_outer(coins, latency_ms, jitter_ms, database_url))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def api(self, database_url, inner, options):
+        """`benchmark api --database-url postgres://…`: cryptosatx/bench/api.py; docs/performance.md."""
+        import os
+
+        from cryptosatx.bench import api as bench_api
+        if inner:
+            self.stdout.write(json.dumps(bench_api.load()))
+            return
+        url = database_url or os.environ.get("DATABASE_URL", "")
+        if not 1 <= options["concurrency"] <= 500 or not 1 <= options["duration"] <= 600:
+            raise CommandError("--concurrency must be between 1 and 500 and --duration between 1 and 600 seconds.")
+        workers = options["gunicorn_workers"] or 2 * (os.cpu_count() or 1) + 1
+        try:
+            self.stdout.write(json.dumps(bench_api.run(url, duration=options["duration"],
+                                                       concurrency=options["concurrency"], workers=workers)))
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
