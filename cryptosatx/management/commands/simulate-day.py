@@ -116,7 +116,7 @@ class Command(BaseCommand):
         s = result["summary"]
         w(f"\nThe simulator's Telegram received {s['alert_messages']} alert message(s) and the summary "
           f"{s['received']} time(s)" + (f" (message {s['message_id']} in chat {s['chat_id']}, written "
-                                          f"{s['written_at']}):" if "text" in s else "."))
+                                          f"{s['written_at']}, sent {s['sent_at']}):" if "text" in s else "."))
         if "text" in s:
             w("\n".join("  | " + line for line in s["text"].splitlines()))
         if trace is not None:
