@@ -15,7 +15,7 @@ def test_the_backtest_benchmark_prints_its_measurements():
     for key in ("kernel_seconds", "total_seconds", "bars_per_second", "peak_rss_mb", "kernel_cpu_seconds"):
         assert report[key] > 0
     assert len(report["kernel_runs"]) == 6
-    assert report["reference"]["same_trades"] is True and report["reference"]["coins"] == 10
+    assert report["reference"]["same_trades"] is True and report["reference"]["plain_loop_cpu_seconds"] > 0
 
 
 def test_it_refuses_sizes_out_of_range():
