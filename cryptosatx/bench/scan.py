@@ -111,9 +111,11 @@ def run_inner(coins: int) -> dict:
 
     call_command("migrate", verbosity=0)
     rtt = median_round_trip(settings.BINANCE_SPOT_URL)
+    cpu = _own_cpu_seconds()
     started = time.monotonic()
     cold = run_scan("all")
     wall = time.monotonic() - started
+    cpu = _own_cpu_seconds() - cpu
     smart_cache.clear()  # the next hour: bulk data have expired, candles and archive stay warm
     started = time.monotonic()
     warm = run_scan("all")
@@ -138,7 +140,7 @@ def run_inner(coins: int) -> dict:
         "errors": len(cold.errors), "coverage": round(cold.coverage or 0, 4),
         "shortlist": len(cold.parameters.get("shortlist", [])),
         "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
-        "status": cold.status, "warm_status": warm.status,
+        "status": cold.status, "warm_status": warm.status, "cpu_seconds": round(cpu, 2),
         "stage_seconds": cold.parameters.get("stage_seconds"), "warm_stage_seconds": warm.parameters.get("stage_seconds"),
         "score_and_store_seconds": round(wall - sum((cold.parameters.get("stage_seconds") or {}).values()), 3),
     }
@@ -201,6 +203,33 @@ def run_outer_workers(coins: int, latency_ms: int, jitter_ms: int, database_url:
         sim.wait(timeout=30)
 
 
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds_by_pid(root: int) -> dict[int, float]:
+    """User + system CPU seconds of `root` and every process below it (read from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return {pid: stats[pid][1] for pid in tree if pid in stats}
+
+
 def _peak_rss_mb(pid: int) -> float | None:
     """A live process's peak resident set (VmHWM), in MB."""
     try:
@@ -242,7 +271,11 @@ def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
             raise RuntimeError("the q cluster did not start within 120 s")
         time.sleep(0.1)
     rtt = median_round_trip(settings.BINANCE_SPOT_URL)
+    cluster_pid = alive_clusters().first().pid
+    own_cpu, cluster_cpu = _own_cpu_seconds(), _cpu_seconds_by_pid(cluster_pid)
     cold, wall, planned = _chunked_scan(chunk_size)
+    own_cpu = _own_cpu_seconds() - own_cpu
+    cluster_cpu = {pid: round(cpu - cluster_cpu.get(pid, 0.0), 2) for pid, cpu in _cpu_seconds_by_pid(cluster_pid).items()}
     smart_cache.clear()  # the next hour: the coordinator's bulk data have expired
     warm, warm_wall, _ = _chunked_scan(chunk_size)
     requests = sum(s["requests"] for s in cold.requests.values())
@@ -275,4 +308,8 @@ def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
         "shortlist": len(cold.parameters.get("shortlist", [])),
         "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
         "status": cold.status, "warm_status": warm.status, "chunk_workers": len(pids),
+        # CPU of the cold scan: the planning process, each worker that ran chunks, the rest of the cluster
+        "cpu_seconds": {"planner": round(own_cpu, 2),
+                        "workers": sorted((cpu for pid, cpu in cluster_cpu.items() if pid in pids), reverse=True),
+                        "rest_of_cluster": round(sum(cpu for pid, cpu in cluster_cpu.items() if pid not in pids), 2)},
     }
