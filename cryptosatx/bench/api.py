@@ -109,8 +109,10 @@ def run(database_url: str, *, duration: float, concurrency: int, workers: int, w
                 raise RuntimeError(f"the load process failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
             errors = [ln for ln in (Path(tmp) / "gunicorn.log").read_text().splitlines() if "Traceback" in ln]
+            # The machine's load while measuring: on a shared machine the figures are only as good as this.
             return {"benchmark": "api", "database": "postgresql", "data": loaded, "gunicorn_workers": workers,
-                    "cpu_cores": os.cpu_count(), **result, "server_tracebacks": len(errors),
+                    "cpu_cores": os.cpu_count(), "load_average_1m_after": round(os.getloadavg()[0], 2),
+                    **result, "server_tracebacks": len(errors),
                     "target": {"p95_ms": 50, "errors": 0}}
     finally:
         if gunicorn is not None:
