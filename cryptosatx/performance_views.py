@@ -53,8 +53,7 @@ def trend_and_signals(days: int, horizon: str, since: datetime, now: datetime) -
     for year, month in months:
         low, high = month_bounds(year, month)
         mine = [o for o in rows if low <= o.signal.candle_close_time < high]
-        trend.append({"month": f"{year:04d}-{month:02d}", "partial": low < since,
-                      "simulated_signals": sum(1 for o in mine if o.signal.simulated),
+        trend.append({"month": f"{year:04d}-{month:02d}", "simulated_signals": sum(1 for o in mine if o.signal.simulated),
                       **summarise(mine, window_days=calendar.monthrange(year, month)[1])})
     done = [o for o in rows if o.status == SignalOutcome.EVALUATED and o.pnl_pct is not None
             and o.signal.candle_close_time >= since]
