@@ -52,8 +52,10 @@ def run_isolated(args: list[str], database_url: str | None, extra_env: dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3", "REDIS_URL": "",
                "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-               # measured as deployed: DEBUG off (Django then keeps no query log)
-               "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(40), **(extra_env or {})}
+               # measured as deployed: DEBUG off (Django then keeps no query log); plain HTTP on loopback,
+               # so no redirect to HTTPS (on by default when DEBUG is off)
+               "DEBUG": "false", "SECURE_SSL_REDIRECT": "false", "SECRET_KEY": secrets.token_urlsafe(40),
+               **(extra_env or {})}
         out = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, capture_output=True,
                              text=True, timeout=900)
         if out.returncode != 0:
@@ -247,16 +249,18 @@ def _chunked_scan(chunk_size: int, timeout: float = 900):
     from cryptosatx.scanning import scan as run_scan
     from scanners.models import ScanRun
 
+    cpu = _own_cpu_seconds()
     started = time.monotonic()
     run = run_scan("all", chunk_size=chunk_size)
-    planned = time.monotonic() - started
+    planned, plan_cpu = time.monotonic() - started, _own_cpu_seconds() - cpu
     deadline = started + timeout
     while run.status == ScanRun.RUNNING:
         if time.monotonic() > deadline:
             raise RuntimeError(f"scan #{run.pk} did not finish within {timeout:.0f} s")
-        time.sleep(0.02)
-        run.refresh_from_db()
-    return run, time.monotonic() - started, planned
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["status"])
+    run.refresh_from_db()
+    return run, time.monotonic() - started, planned, plan_cpu
 
 
 def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
@@ -272,12 +276,11 @@ def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
         time.sleep(0.1)
     rtt = median_round_trip(settings.BINANCE_SPOT_URL)
     cluster_pid = alive_clusters().first().pid
-    own_cpu, cluster_cpu = _own_cpu_seconds(), _cpu_seconds_by_pid(cluster_pid)
-    cold, wall, planned = _chunked_scan(chunk_size)
-    own_cpu = _own_cpu_seconds() - own_cpu
+    cluster_cpu = _cpu_seconds_by_pid(cluster_pid)
+    cold, wall, planned, plan_cpu = _chunked_scan(chunk_size)
     cluster_cpu = {pid: round(cpu - cluster_cpu.get(pid, 0.0), 2) for pid, cpu in _cpu_seconds_by_pid(cluster_pid).items()}
     smart_cache.clear()  # the next hour: the coordinator's bulk data have expired
-    warm, warm_wall, _ = _chunked_scan(chunk_size)
+    warm, warm_wall, _, _ = _chunked_scan(chunk_size)
     requests = sum(s["requests"] for s in cold.requests.values())
     statuses: dict[str, int] = {}
     for s in cold.requests.values():
@@ -308,8 +311,9 @@ def run_inner_workers(coins: int, workers: int, chunk_size: int) -> dict:
         "shortlist": len(cold.parameters.get("shortlist", [])),
         "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
         "status": cold.status, "warm_status": warm.status, "chunk_workers": len(pids),
-        # CPU of the cold scan: the planning process, each worker that ran chunks, the rest of the cluster
-        "cpu_seconds": {"planner": round(own_cpu, 2),
+        # CPU of the cold scan: planning it (as the scheduled task does), each worker that ran chunks
+        # (the gather task runs on one of them), the rest of the cluster (sentinel, monitor, pusher)
+        "cpu_seconds": {"planner": round(plan_cpu, 2),
                         "workers": sorted((cpu for pid, cpu in cluster_cpu.items() if pid in pids), reverse=True),
                         "rest_of_cluster": round(sum(cpu for pid, cpu in cluster_cpu.items() if pid not in pids), 2)},
     }
