@@ -28,6 +28,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture
 def api_schema(db, django_user_model):
+    from django.core import signals
+    from django.db import close_old_connections
     from rest_framework.authtoken.models import Token
 
     from cryptosatx.wsgi import application
@@ -36,7 +38,15 @@ def api_schema(db, django_user_model):
     user = django_user_model.objects.create_user("fuzz", password="fuzz-password-123")
     token = Token.objects.create(user=user)
     TOKEN[:] = [token.key]
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    # Django's own test client does this too: the WSGI handler would close the test's database
+    # connection after each request (on PostgreSQL the next request then finds it closed).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
