@@ -43,6 +43,8 @@ class SymbolListField(serializers.Field):
             data = [data]
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             self.fail("invalid")
+        if any("\x00" in item for item in data):  # PostgreSQL refuses NUL in a query parameter: a 500, not a 400
+            self.fail("invalid")
         tokens = split_symbols(data)
         if len(tokens) > MAX_COINS:
             self.fail("too_many", n=len(tokens))
