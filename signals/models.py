@@ -185,6 +185,13 @@ class AlertRule(models.Model):
         return describe(self)
 
 
+class RecipientQuerySet(models.QuerySet):
+    def active(self) -> "RecipientQuerySet":
+        """Chats that may be sent to: enabled, and not belonging to a deactivated user (deactivating
+        an account must stop its alerts, not only its sign-in)."""
+        return self.filter(enabled=True).filter(models.Q(user__isnull=True) | models.Q(user__is_active=True))
+
+
 class Recipient(models.Model):
     """A Telegram chat that receives alerts. The one named by TELEGRAM_CHAT_ID is kept in sync with it."""
 
@@ -209,6 +216,8 @@ class Recipient(models.Model):
     next_send_at = models.DateTimeField(null=True, blank=True, editable=False,
                                         help_text="Pacing: the earliest time the next message may go to this chat.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RecipientQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

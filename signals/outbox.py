@@ -156,7 +156,7 @@ def record_signals(run: ScanRun, now: datetime | None = None) -> list[Signal]:
     now = now or timezone.now()
     candidates = find_candidates(run)
     Recipient.ensure_from_settings()
-    recipients = list(Recipient.objects.filter(enabled=True))
+    recipients = list(Recipient.objects.active())
     limits = coin_limits(recipients)
     created: list[Signal] = []
     with transaction.atomic():

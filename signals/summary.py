@@ -137,7 +137,7 @@ def send_daily_summary(transport: Transport, now: datetime | None = None, worker
     worker = worker or default_worker()
     day = day or timezone.localdate(now) - timedelta(days=1)
     Recipient.ensure_from_settings()
-    recipients = list(Recipient.objects.filter(enabled=True, wants_daily_summary=True))
+    recipients = list(Recipient.objects.active().filter(wants_daily_summary=True))
     missing = [r for r in recipients if not SummaryDelivery.objects.filter(day=day, recipient=r).exists()]
     if missing:
         text = daily_summary(day)

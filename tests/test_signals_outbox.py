@@ -91,6 +91,21 @@ def test_deliveries_are_written_with_the_signals_one_per_recipient_wanting_the_t
     assert AlertDelivery.objects.count() == 5 * 2 + 1  # alice and bob get all five, charlie one
 
 
+def test_a_deactivated_users_chat_gets_no_alerts_and_no_summary():
+    from django.contrib.auth.models import User
+
+    alice()
+    eve = User.objects.create_user("eve", is_active=False)
+    Recipient.objects.create(name="eve", chat_id="5005", kind=Recipient.USER, user=eve)
+    record_signals(scan(), now=NOW)
+    assert AlertDelivery.objects.filter(recipient__name="alice").exists()
+    assert not AlertDelivery.objects.filter(recipient__name="eve").exists()
+    assert list(Recipient.objects.active().values_list("name", flat=True)) == ["alice"]
+    eve.is_active = True
+    eve.save()
+    assert sorted(Recipient.objects.active().values_list("name", flat=True)) == ["alice", "eve"]
+
+
 def test_a_tier_switched_off_in_settings_is_kept_for_the_summary_with_its_reason(settings):
     settings.TELEGRAM_TIER_2_ENABLED = False
     settings.TELEGRAM_TIER_3_ENABLED = True
