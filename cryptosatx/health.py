@@ -31,8 +31,11 @@ def _age(now, then) -> float | None:
 
 
 def last_finished_scans() -> dict[str, object]:
-    """scanner -> when its last completed (or partial) scan finished; "all" scans count for every one."""
-    finished = dict(ScanRun.objects.exclude(status__in=[ScanRun.RUNNING, ScanRun.FAILED])
+    """scanner -> when its last completed (or partial) scan finished; "all" scans count for every one.
+    Only scans of the whole universe count: a watchlist's or a `--coins` scan of a few coins says
+    nothing about whether the scheduled scan still runs."""
+    whole_universe = Q(parameters__symbols__isnull=True) | Q(parameters__symbols=[])
+    finished = dict(ScanRun.objects.exclude(status__in=[ScanRun.RUNNING, ScanRun.FAILED]).filter(whole_universe)
                     .values_list("scanner").annotate(last=Max("finished_at")))
     return {scanner: max((t for t in (finished.get(scanner), finished.get("all")) if t), default=None)
             for scanner in SCAN_INTERVALS}

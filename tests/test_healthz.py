@@ -11,9 +11,9 @@ from signals.models import AlertDelivery, Recipient, Signal
 pytestmark = pytest.mark.django_db
 
 
-def finished_scan(scanner: str, hours_ago: float) -> None:
+def finished_scan(scanner: str, hours_ago: float, parameters: dict | None = None) -> None:
     at = timezone.now() - timedelta(hours=hours_ago)
-    run = ScanRun.objects.create(scanner=scanner, status=ScanRun.COMPLETED)
+    run = ScanRun.objects.create(scanner=scanner, status=ScanRun.COMPLETED, parameters=parameters or {})
     ScanRun.objects.filter(pk=run.pk).update(started_at=at, finished_at=at)
 
 
@@ -47,6 +47,17 @@ def test_a_late_scanner_is_named(client, settings):
     finished_scan("mss", 3)
     body = client.get("/healthz").json()
     assert body["scans"]["smart_money"]["ok"] is False and body["scans"]["mss"]["ok"] is True
+
+
+def test_a_scan_of_a_few_coins_does_not_hide_a_stalled_scheduled_scan(client):
+    healthy_system()
+    ScanRun.objects.all().delete()
+    finished_scan("all", 3, {"symbols": [], "scanners": ["rsi"]})  # the last whole-universe scan
+    finished_scan("all", 0.1, {"symbols": ["BTCUSDT", "ETHUSDT"]})  # a watchlist's scan just now
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["scans"]["smart_money"]["ok"] is False
+    finished_scan("all", 0.1, {"stage_seconds": {}})  # a scheduled (chunked) scan, no symbols key
+    assert client.get("/healthz").json()["scans"]["smart_money"]["ok"] is True
 
 
 def test_a_banned_or_stale_source_is_unhealthy(client):
