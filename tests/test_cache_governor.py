@@ -20,6 +20,29 @@ def run(coro_fn):
     return asyncio.run(coro_fn())
 
 
+def acquire_on_clock(gov, clock, counts, weight=1, bucket=None) -> list[list[float]]:
+    """Acquire `counts[i]` times for each phase i, asyncio.sleep advancing the fake clock; returns
+    the sleeps of each phase."""
+    phases: list[list[float]] = []
+
+    async def fake_sleep(seconds):
+        phases[-1].append(seconds)
+        clock.t += seconds
+
+    async def go():
+        original = asyncio.sleep
+        asyncio.sleep = fake_sleep
+        try:
+            for n in counts:
+                phases.append([])
+                for _ in range(n):
+                    await gov.acquire(weight, bucket)
+        finally:
+            asyncio.sleep = original
+    run(go)
+    return phases
+
+
 def counter():
     calls = {"n": 0}
 
@@ -88,21 +111,7 @@ def test_l2_shares_a_value_between_processes():
 def test_a_request_bucket_holds_requests_until_its_window_refills():
     clock = Clock(3000.0)  # a window boundary
     gov = Governor("fut", Limits(2400, 60, buckets=(("futures_data", 10, 300),), safety=1.0), clock=clock)
-    slept = []
-
-    async def fake_sleep(seconds):
-        slept.append(seconds)
-        clock.t += seconds
-
-    async def go():
-        original = asyncio.sleep
-        asyncio.sleep = fake_sleep
-        try:
-            for _ in range(12):
-                await gov.acquire(0, "futures_data")
-        finally:
-            asyncio.sleep = original
-    run(go)
+    [slept] = acquire_on_clock(gov, clock, [12], weight=0, bucket="futures_data")
     assert gov.buckets["futures_data"].used == 2  # ten in the first window, two in the next
     assert sum(slept) == pytest.approx(300, abs=0.1)
 
@@ -159,25 +168,9 @@ def test_the_start_rate_ceiling_lets_bursts_go_then_paces_the_rest():
     """RATE_LIMIT_PER_SECOND batches of PARALLEL_MAX_CONCURRENT a second, as the plan paces them."""
     clock = Clock(3000.0)
     gov = Governor("cg", Limits(None, 60, starts_per_second=100, burst=50), clock=clock)
-    slept = []
-
-    async def fake_sleep(seconds):
-        slept.append(seconds)
-        clock.t += seconds
-
-    async def go():
-        original = asyncio.sleep
-        asyncio.sleep = fake_sleep
-        try:
-            for _ in range(50):
-                await gov.acquire(1)
-            assert slept == []  # the first burst goes at once
-            for _ in range(200):
-                await gov.acquire(1)
-        finally:
-            asyncio.sleep = original
-    run(go)
-    assert sum(slept) == pytest.approx(2.0, abs=0.01)  # 200 more starts at 100 a second
+    burst, rest = acquire_on_clock(gov, clock, [50, 200])
+    assert burst == []  # the first burst goes at once
+    assert sum(rest) == pytest.approx(2.0, abs=0.01)  # 200 more starts at 100 a second
 
 
 def test_the_session_paces_every_service_from_the_plan_keys(settings):
