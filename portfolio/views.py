@@ -1,11 +1,14 @@
 """/portfolio: the signed-in user's trades, totals and forms. Another user's trade is a 404."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.db import transaction
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -72,6 +75,13 @@ def delete_trade(request, pk: int):
     return redirect("portfolio")
 
 
+DOUBLE_SUBMIT_WINDOW = timedelta(seconds=10)
+
+
+class _AlreadyAdded(Exception):
+    pass
+
+
 @require_POST
 def trade_from_signal(request, signal_id: int):
     """The one-click "Add trade" button of the signals feed and the coin page. Signed out, the click
@@ -84,7 +94,15 @@ def trade_from_signal(request, signal_id: int):
         messages.error(request, "Not added: " + " ".join(m for errs in form.errors.values() for m in errs))
         return redirect("portfolio")
     try:
-        trade = ops.from_signal(request.user, signal, quantity=form.cleaned_data["quantity"])
+        with transaction.atomic():
+            trade = ops.from_signal(request.user, signal, quantity=form.cleaned_data["quantity"])
+            # A double click (or a resubmitted form) posts twice within moments: keep one trade.
+            if Trade.objects.filter(owner=request.user, signal=signal, created_at__gte=trade.created_at
+                                    - DOUBLE_SUBMIT_WINDOW).exclude(pk=trade.pk).exists():
+                raise _AlreadyAdded
+    except _AlreadyAdded:
+        messages.info(request, f"Already added: the {signal.coin.symbol} trade from this signal a moment ago.")
+        return redirect("portfolio")
     except ValidationError as exc:
         detail = " ".join(f"{f.replace('_', ' ')}: {' '.join(m)}" for f, m in ops.field_errors(exc).items())
         messages.error(request, f"Not added ({signal.coin.symbol}): {detail}")

@@ -53,6 +53,17 @@ def test_add_trade_takes_an_optional_quantity_and_reports_bad_ones(browser, alic
     assert browser.get(reverse("trade-from-signal", args=[s.pk])).status_code == 405
 
 
+def test_a_double_click_on_add_trade_enters_one_trade(browser, alice):
+    s = signal(coin("GEMUSDT"), entry=0.5)
+    browser.post(reverse("trade-from-signal", args=[s.pk]))
+    r = browser.post(reverse("trade-from-signal", args=[s.pk]), follow=True)
+    assert Trade.objects.filter(owner=alice).count() == 1
+    assert "Already added: the GEMUSDT trade from this signal a moment ago." in r.content.decode()
+    Trade.objects.update(created_at=Trade.objects.get().created_at - timedelta(seconds=11))
+    browser.post(reverse("trade-from-signal", args=[s.pk]))  # a deliberate second trade later on
+    assert Trade.objects.filter(owner=alice).count() == 2
+
+
 def test_a_signal_without_an_entry_price_is_not_added(browser):
     s = signal(coin("GEMUSDT"), entry=None)
     r = browser.post(reverse("trade-from-signal", args=[s.pk]), follow=True)
