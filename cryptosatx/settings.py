@@ -131,6 +131,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # before sessions and auth: a cached public answer costs none of them (cryptosatx/api/response_cache.py)
+    "cryptosatx.api.response_cache.PublicResponseCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -175,7 +177,9 @@ _redis_url = env_secret("REDIS_URL", default="")  # may carry a password: kept o
 if _redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Per process. Room for every coin's cached API answer (the default culls at 300 entries).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": 20_000}}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -293,6 +297,8 @@ PARALLEL_MAX_CONCURRENT = env_int("PARALLEL_MAX_CONCURRENT", 50)
 RATE_LIMIT_PER_SECOND = env_float("RATE_LIMIT_PER_SECOND", 10)
 CACHE_L1_TTL = env_int("CACHE_L1_TTL", 60)
 CACHE_L2_TTL = env_int("CACHE_L2_TTL", 300)
+# Longest life of a cached public API answer (s); 0 turns the cache off (cryptosatx/api/response_cache.py).
+API_CACHE_SECONDS = env_int("API_CACHE_SECONDS", 60)
 
 UNIFIED_SCORE_ENABLED = env_bool("UNIFIED_SCORE_ENABLED", True)
 AUTO_TIER_CLASSIFICATION = env_bool("AUTO_TIER_CLASSIFICATION", True)
