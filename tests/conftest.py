@@ -20,6 +20,17 @@ def fresh_governors():
     reset_governors()
 
 
+@pytest.fixture(autouse=True)
+def fresh_api_versions(monkeypatch):
+    """The public API's response cache reads the data version on every request in tests, so a test
+    that writes and reads again sees its write at once (in production the version is trusted for a
+    second: cryptosatx/api/response_cache.py). Its own tests set VERSION_SECONDS themselves."""
+    from cryptosatx.api import response_cache
+
+    monkeypatch.setattr(response_cache, "VERSION_SECONDS", 0)
+    response_cache.forget()
+
+
 @pytest.fixture(scope="session")
 def sim():
     """The market simulator on a loopback port, shared by the tests that only read from it."""
