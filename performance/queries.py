@@ -92,6 +92,28 @@ def _cached(key: str, compute: Callable[[], object]):
     return value
 
 
+# The windows every reader asks for: the API's default (30 days at 24h), the performance page's (90 days)
+# and each tier's record (the ranking and the coin pages). `refresh` recomputes them after every outcome
+# evaluation (a django-q2 task, every 15 minutes) and keeps them REFRESHED_SECONDS, past the next
+# evaluation, so while the cluster runs no request computes them (with Redis, every process shares them).
+HOT_WINDOWS = ((30, "24h"), (90, "24h"))
+REFRESHED_SECONDS = 45 * 60
+
+
+def refresh(now: datetime | None = None) -> dict[str, float]:
+    """Recompute the hot analytics into the shared cache; returns the seconds each took."""
+    import time
+
+    now, took = now or timezone.now(), {}
+    for key, compute in ([(f"performance:win_rates:{d}:{h}", lambda d=d, h=h: win_rates(d, h, now))
+                          for d, h in HOT_WINDOWS]
+                         + [(f"performance:tier_record:{t}", lambda t=t: tier_record(t, now)) for t in TIERS]):
+        started = time.perf_counter()
+        cache.set(key, (compute(),), REFRESHED_SECONDS)
+        took[key] = round(time.perf_counter() - started, 3)
+    return took
+
+
 def win_rates(days: int, horizon: str, now: datetime | None = None) -> dict:
     if now is None:
         return _cached(f"performance:win_rates:{days}:{horizon}", lambda: win_rates(days, horizon, timezone.now()))

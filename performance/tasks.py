@@ -1,4 +1,5 @@
-"""django-q2 entry point: thin, re-reads settings, then creates missing outcomes and evaluates the due ones."""
+"""django-q2 entry point: thin, re-reads settings, then creates missing outcomes, evaluates the due ones and
+recomputes the shared analytics."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .outcomes import ensure_all_outcomes, evaluate_due
+from .queries import refresh
 
 
 def evaluate_outcomes(now: datetime | None = None) -> dict:
@@ -14,4 +16,6 @@ def evaluate_outcomes(now: datetime | None = None) -> dict:
         return {"skipped": "AUTO_OUTCOME_TRACKING is false"}
     now = now or timezone.now()
     created = ensure_all_outcomes()
-    return {"created": created, **evaluate_due(now)}
+    evaluated = evaluate_due(now)
+    # The shared win rates and tier records, so that no API request pays for them (performance.queries).
+    return {"created": created, **evaluated, "refreshed_seconds": refresh()}

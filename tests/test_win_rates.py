@@ -216,3 +216,20 @@ def test_the_rankings_historical_performance_comes_from_the_track_record(db, now
     rows = {r["symbol"]: r for r in APIClient().get("/api/scan/unified-ranking").json()["results"]}
     assert rows["TOPUSDT"]["historical_performance"] == {"n": 10, "win_rate": 0.8, "median_return_pct": 8.0}
     assert rows["LOWUSDT"]["historical_performance"] is None
+
+
+# ---------------------------------------------------------------- the shared, refreshed analytics
+
+def test_the_outcome_task_refreshes_the_hot_windows_so_requests_never_compute_them(db, now):
+    from performance.queries import HOT_WINDOWS, TIERS, refresh, tier_record, win_rates
+    from performance.tasks import evaluate_outcomes
+
+    tier_outcomes(10, 7)
+    took = refresh()
+    assert set(took) == ({f"performance:win_rates:{d}:{h}" for d, h in HOT_WINDOWS}
+                         | {f"performance:tier_record:{t}" for t in TIERS})
+    assert win_rates(30, "24h")["overall"]["n"] == 10 and tier_record(1)["n"] == 10
+    tier_outcomes(10, 0, tier=2)  # written after the refresh: readers keep the refreshed answer …
+    assert win_rates(30, "24h")["overall"]["n"] == 10 and tier_record(2) is None
+    assert "refreshed_seconds" in evaluate_outcomes(NOW)  # … until the next evaluation recomputes it
+    assert win_rates(30, "24h")["overall"]["n"] == 20 and tier_record(2)["n"] == 10
