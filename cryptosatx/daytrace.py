@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 from marketdata.models import Coin
 from performance.models import SignalOutcome
 from scanners.models import ScanResult, ScanRun
+from signals.messages import SCANNER_NAMES  # the labels only: which scanner a line names
 from signals.models import AlertDelivery, ScoringConfig, Signal
 
 TOP, GEMS, WATCHLIST = 3, 5, 10  # as many as the summary lists (PLAN.md §1.3)
@@ -39,9 +40,17 @@ SQL = {
                 "JOIN {coin} c ON c.id = r.coin_id WHERE s.started_at >= %s AND s.started_at < %s "
                 "AND r.scanner = %s ORDER BY r.id"),
     "floor": "SELECT mss_threshold FROM {config} ORDER BY id LIMIT 1",
-    "watchlist": ("SELECT DISTINCT g.id, c.symbol, g.direction, g.score FROM {signal} g "
-                  "JOIN {delivery} d ON d.signal_id = g.id JOIN {coin} c ON c.id = g.coin_id "
-                  "WHERE g.created_at >= %s AND g.created_at < %s AND g.tier = 3 AND d.status = 'summary_only'"),
+    # One row per (coin, scanner): its summary-only tier-3 signal of the day with the highest unified score
+    # (none ranks below any), the highest id on a tie; n = how many signals of the pair it stands for.
+    "watchlist": ("SELECT id, symbol, direction, score, unified_score, scanner, n FROM ("
+                  "SELECT g.id, c.symbol, g.direction, g.score, g.unified_score, g.scanner, "
+                  "ROW_NUMBER() OVER (PARTITION BY g.coin_id, g.scanner ORDER BY "
+                  "CASE WHEN g.unified_score IS NULL THEN 1 ELSE 0 END, g.unified_score DESC, g.id DESC) AS pick, "
+                  "COUNT(*) OVER (PARTITION BY g.coin_id, g.scanner) AS n "
+                  "FROM {signal} g JOIN {coin} c ON c.id = g.coin_id "
+                  "WHERE g.created_at >= %s AND g.created_at < %s AND g.tier = 3 AND EXISTS ("
+                  "SELECT 1 FROM {delivery} d WHERE d.signal_id = g.id AND d.status = 'summary_only')"
+                  ") w WHERE pick = 1"),
     "outcomes": ("SELECT o.id, o.status, o.outcome, o.pnl_pct, o.evaluated_at, g.tier, g.direction, c.symbol "
                  "FROM {outcome} o JOIN {signal} g ON g.id = o.signal_id JOIN {coin} c ON c.id = g.coin_id "
                  "WHERE o.horizon = '24h' AND g.candle_close_time >= %s AND g.candle_close_time < %s"),
@@ -271,20 +280,35 @@ def _performance(trace: Trace, lines: list[str], outcomes: list[tuple], as_of: d
 
 
 def _watchlist(trace: Trace, lines: list[str], start: datetime, end: datetime) -> None:
-    rows = _rows("watchlist", start, end)
-    ranked = sorted(rows, key=lambda r: (r[3] is None, -(r[3] or 0), r[1]))
+    rows = _rows("watchlist", start, end)  # (id, symbol, direction, score, unified, scanner, n): one per pair
+    ranked = sorted(rows, key=lambda r: (r[4] is None, -(r[4] or 0), r[1], r[5]))  # in Python: no collation
     shown = [ln for ln in lines if ln.startswith("• ")]
     more = next((int(m[1]) for ln in lines if (m := re.fullmatch(r"… and (\d+) more", ln))), 0)
-    _count(trace, "Watchlist: signals", str(len(shown) + more), rows, "watchlist",
-           f"signal {ids(r[0] for r in rows)}")
+    _count(trace, "Watchlist: coin and scanner pairs", str(len(shown) + more), rows, "watchlist",
+           f"signal {ids(r[0] for r in rows)}, the strongest of {sum(r[6] for r in rows)} signals")
+    line_re = r"• (\S+) - (.*) \((LONG|SHORT)\) · unified (n/a|-?[\d.]+)(?:/100)?(?: · \D*?(-?[\d.]+).*)?"
     for i, line in enumerate(shown):
-        m = re.fullmatch(r"• (\S+) - .* \((LONG|SHORT)\) · \D*(-?[\d.]+).*", line)
+        m = re.fullmatch(line_re, line)
         want = ranked[i] if i < len(ranked) else None
-        ok = bool(m and want and m[1] == want[1] and m[2] == want[2] and _agrees(m[3], want[3], 2 if "." in m[3] and
-                                                                                  len(m[3].split(".")[1]) > 1 else 1))
-        trace.checks.append(Check(f"Watchlist {i + 1}", f"{m[1]} {m[2]} {m[3]}" if m else line,
-                                  f"{want[1]} {want[2]} {want[3]:g}" if want and want[3] is not None else "(nothing)",
-                                  ok, "watchlist", f"signal #{want[0]}" if want else ""))
+        if want is None:
+            expected = "(nothing)"
+        else:
+            own = "" if want[5] == "unified" else f" · {'n/a' if want[3] is None else f'{want[3]:g}'}"
+            expected = f"{want[1]} {want[5]} {want[2]} unified {'n/a' if want[4] is None else f'{want[4]:g}'}{own}"
+        ok = bool(m and want and m[1] == want[1] and m[3] == want[2]
+                  and m[2].startswith(SCANNER_NAMES.get(want[5], want[5]))  # the line names the pair's scanner
+                  and (m[4] == "n/a" if want[4] is None else m[4] != "n/a" and _agrees(m[4], want[4], 1))
+                  and (m[5] is None if want[5] == "unified"  # a unified signal's own score is its unified score
+                       else m[5] is not None and want[3] is not None and _agrees(m[5], want[3], _shown_digits(m[5]))))
+        trace.checks.append(Check(f"Watchlist {i + 1}", line.removeprefix("• ") if m is None else
+                                  f"{m[1]} {m[2].split(' · ')[0]} {m[3]} unified {m[4]}" + (f" · {m[5]}" if m[5] else ""),
+                                  expected, ok, "watchlist",
+                                  f"signal #{want[0]}, the strongest of {want[6]}" if want else ""))
+
+
+def _shown_digits(shown: str) -> int:
+    """Scores are shown with one decimal (two for an unknown metric); "6" is 6.0 rounded to one."""
+    return 2 if "." in shown and len(shown.split(".")[1]) > 1 else 1
 
 
 def trace_summary(day: date, text: str, as_of: datetime) -> Trace:

@@ -97,6 +97,36 @@ def _gems(results, floor: float) -> list[dict]:
     return gems
 
 
+def _strength(s: Signal) -> tuple:
+    """A pair's strongest signal: the highest unified score (one without ranks below any with one);
+    on a tie the most recently recorded (highest id), so the pick never depends on query order."""
+    return (s.unified_score is not None, s.unified_score or 0.0, s.pk)
+
+
+def _watchlist(start: datetime, end: datetime) -> list[Signal]:
+    """The day's summary-only tier-3 signals, one per (coin, scanner): that pair's strongest, ordered by
+    unified score, highest first (then symbol, then scanner). Each scanner's own score has its own scale
+    (accumulation 0–10, MSS 0–100, an RSI the lower the stronger), so only the unified score (0–100)
+    compares across scanners; one coin scanned every hour no longer fills the list with itself."""
+    signals = (Signal.objects.filter(created_at__gte=start, created_at__lt=end, tier=3,
+                                     deliveries__status=AlertDelivery.SUMMARY_ONLY).distinct().select_related("coin")
+               .only("id", "coin__symbol", "scanner", "kind", "direction", "score", "score_metric", "unified_score",
+                     "scores"))
+    best: dict[tuple[int, str], Signal] = {}
+    for s in signals:
+        key = (s.coin_id, s.scanner)
+        if key not in best or _strength(s) > _strength(best[key]):
+            best[key] = s
+    return sorted(best.values(), key=lambda s: (s.unified_score is None, -(s.unified_score or 0.0), s.coin.symbol,
+                                                s.scanner))
+
+
+def _watch_score(s: Signal) -> str:
+    """The unified score the list is ordered by, then the scanner's own reading (a unified signal's is the same)."""
+    unified = f"unified {score_text('unified_score', s.unified_score)}"
+    return unified if s.scanner == "unified" else f"{unified} · {score_text(s.score_metric, s.score)}"
+
+
 def summary_context(day: date) -> dict:
     start, end = day_bounds(day)
     runs = ScanRun.objects.filter(started_at__gte=start, started_at__lt=end)
@@ -104,11 +134,9 @@ def summary_context(day: date) -> dict:
     results = ScanResult.objects.filter(run__in=runs)
     per_tier = dict(Signal.objects.filter(created_at__gte=start, created_at__lt=end)
                     .values_list("tier").annotate(n=Count("id")).values_list("tier", "n"))
-    watch = (Signal.objects.filter(created_at__gte=start, created_at__lt=end, tier=3,
-                                   deliveries__status=AlertDelivery.SUMMARY_ONLY)
-             .distinct().select_related("coin").order_by("-score", "coin__symbol"))
+    watch = _watchlist(start, end)
     watchlist = [{"symbol": s.coin.symbol, "type": signal_type(s), "direction": s.direction,
-                  "score": score_text(s.score_metric, s.score)} for s in watch[:WATCHLIST]]
+                  "score": _watch_score(s)} for s in watch[:WATCHLIST]]
     floor = ScoringConfig.current().mss_threshold
     return {
         "day": day, "coins_scanned": results.values("coin_id").distinct().count(),
@@ -118,7 +146,7 @@ def summary_context(day: date) -> dict:
         "accumulation": _smart_money(results, "accumulating", "accumulation"),
         "distribution": _smart_money(results, "distributing", "distribution"),
         "gems": _gems(results, floor), "gem_floor": f"{floor:g}",
-        "watchlist": watchlist, "watchlist_more": max(0, watch.count() - WATCHLIST),
+        "watchlist": watchlist, "watchlist_more": max(0, len(watch) - WATCHLIST),
         "simulated": runs.filter(simulated=True).exists(), "site": site_url(),
         "performance": _day_record_reader(start, end) if _day_record_reader else None,
     }

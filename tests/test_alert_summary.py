@@ -79,10 +79,56 @@ def test_the_summary_counts_the_days_rows():
     gems = lines[lines.index("💎 <b>New Gems (MSS ≥75):</b>") + 1:][:3]
     assert gems == ["1. NEWUSDT - MSS 88 ($4.0M FDV, 18h old)", "2. TOKEN2USDT - MSS 79 ($8.2M FDV, 36h old)", ""]
     watch = lines[lines.index("📋 <b>Watchlist (tier 3, summary only):</b>") + 1:][:2]
-    assert watch == ["• WATCHUSDT - RSI · Oversold (LONG) · RSI 27.5", ""]
+    assert watch == ["• WATCHUSDT - RSI · Oversold (LONG) · unified n/a · RSI 27.5", ""]
     assert "not enough history yet" in lines  # no outcome has been measured for that day
     assert "PEPEUSDT" not in text and "WIFUSDT" not in text and "LOUDUSDT" not in text
     assert len(text.encode("utf-16-le")) // 2 <= 4096
+
+
+def a_crowded_watchlist() -> None:
+    """ARBUSDT raises tier-3 signals on four scanners in three hourly runs; BTCUSDT one with the best unified
+    score of the day but a weak raw RSI; DOGEUSDT one without a unified score. Raw scores (accumulation out of
+    10, MSS out of 100, an RSI where lower is stronger) put MSS first and repeat ARBUSDT line after line."""
+    a = alice()
+
+    def watch(symbol, scanner, kind, score, metric, unified, hour, **fields):
+        s = make_signal(symbol, tier=3, scanner=scanner, kind=kind, score=score, score_metric=metric,
+                        unified_score=unified, candle=NOON + timedelta(hours=hour), created_at=NOON + timedelta(hours=hour),
+                        **fields)
+        queue(s, a, status="summary_only", reason="tier_3_summary_only")
+        return s
+
+    watch("ARBUSDT", "smart_money", "accumulating", 6, "accumulation", 58, 0)
+    watch("ARBUSDT", "rsi", "oversold", 27, "rsi", 58, 0)
+    watch("BTCUSDT", "rsi", "oversold", 29.5, "rsi", 70, 0)
+    watch("ARBUSDT", "smart_money", "accumulating", 5, "accumulation", 61, 1)
+    watch("ARBUSDT", "mss", "gem", 62, "mss", 61, 1)
+    watch("ARBUSDT", "smart_money", "accumulating", 6, "accumulation", 61, 2)  # ties 61: the later one stands
+    watch("ARBUSDT", "unified", "unified", 61, "unified_score", 61, 2,
+          scores={"unified_score": 61, "tier": "TIER_3", "label": "WATCHLIST"})
+    watch("DOGEUSDT", "smart_money", "accumulating", 6, "accumulation", None, 2)
+    loud = make_signal("ARBUSDT", tier=3, score=6, score_metric="accumulation", unified_score=80,
+                       candle=NOON + timedelta(hours=3), created_at=NOON + timedelta(hours=3))
+    queue(loud, a, status="sent", sent_at=NOON + timedelta(hours=3))  # sent: not a summary-only item
+
+
+@pytest.mark.django_db
+def test_the_watchlist_has_one_line_per_coin_and_scanner_ordered_by_unified_score(monkeypatch):
+    a_crowded_watchlist()
+    lines = daily_summary(DAY).splitlines()
+    assert "📋 TIER 3 SIGNALS (Watchlist): 9" in lines  # every signal still counts in the tier line
+    watch = lines[lines.index("📋 <b>Watchlist (tier 3, summary only):</b>") + 1:][:7]
+    assert watch == ["• BTCUSDT - RSI · Oversold (LONG) · unified 70/100 · RSI 29.5",
+                     "• ARBUSDT - MSS Discovery · New listing (LONG) · unified 61/100 · 62/100 (MSS)",
+                     "• ARBUSDT - Smart Money · Accumulation (LONG) · unified 61/100 · 6/10 (accumulation)",
+                     "• ARBUSDT - Unified Score · TIER_3 (WATCHLIST) (LONG) · unified 61/100",
+                     "• ARBUSDT - RSI · Oversold (LONG) · unified 58/100 · RSI 27.0",
+                     "• DOGEUSDT - Smart Money · Accumulation (LONG) · unified n/a · 6/10 (accumulation)", ""]
+    monkeypatch.setattr("signals.summary.WATCHLIST", 4)
+    lines = daily_summary(DAY).splitlines()
+    watch = lines[lines.index("📋 <b>Watchlist (tier 3, summary only):</b>") + 1:][:6]
+    assert watch[3:] == ["• ARBUSDT - Unified Score · TIER_3 (WATCHLIST) (LONG) · unified 61/100",
+                         "… and 2 more", ""]  # pairs, not signals
 
 
 @pytest.mark.django_db

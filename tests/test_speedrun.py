@@ -18,7 +18,7 @@ from performance.models import SignalOutcome
 from scanners.models import ScanResult, ScanRun, ScanSlot
 from signals.models import Signal, SummaryDelivery
 from signals.summary import daily_summary
-from tests.test_alert_summary import DAY, NOON, a_day_of_scans
+from tests.test_alert_summary import DAY, NOON, a_crowded_watchlist, a_day_of_scans
 
 DAY_RUN = date(2026, 11, 20)  # in the past: nothing is left "in the future" after the test
 
@@ -102,7 +102,7 @@ def test_a_day_in_accelerated_time_traces_every_summary_number_to_rows(short_day
     items = {c.item for c in trace.checks}
     assert {"Coins Scanned", "Total Scans", "TIER 1 signals", "TIER 2 signals", "TIER 3 signals",
             "Top Accumulation: coins listed", "Top Distribution: coins listed", "New Gems: coins listed",
-            "New Gems: MSS floor", "Watchlist: signals", "Performance: waiting for 24h"} <= items
+            "New Gems: MSS floor", "Watchlist: coin and scanner pairs", "Performance: waiting for 24h"} <= items
     text = summaries[0]["plain_text"]
     day_runs = ScanRun.objects.filter(started_at__date=DAY_RUN)
     assert f"Total Scans: {day_runs.count()}" in text
@@ -141,7 +141,7 @@ def test_the_trace_checks_tops_gems_watchlist_and_performance():
     assert shown["Top Accumulation 1: ARBUSDT details"] == "buy pressure 87%, funding -0.080%"
     assert shown["Top Distribution 1: DOGEUSDT details"] == "sell pressure 80%, 24h +18.0%"
     assert shown["New Gems 1: NEWUSDT details"] == "$4.0M FDV, 18h old"
-    assert shown["Watchlist 1"] == "WATCHUSDT LONG 27.5"
+    assert shown["Watchlist 1"] == "WATCHUSDT RSI LONG unified n/a · 27.5"
     assert shown["Performance: TIER 1"] == "3 wins, 0 losses of 3, 100%"
     assert shown["Performance: best performer"] == "12.50 W1USDT"
 
@@ -155,6 +155,30 @@ def test_the_trace_checks_tops_gems_watchlist_and_performance():
     SignalOutcome.objects.filter(signal__coin__symbol="W2USDT").update(pnl_pct=9.0)
     bad = {c.item for c in trace_summary(DAY, text, as_of).checks if not c.ok}
     assert bad == {"Top Accumulation 1: ARBUSDT score", "Performance: average gain of the wins"}
+
+
+@pytest.mark.django_db
+def test_the_trace_recounts_the_watchlist_per_coin_and_scanner():
+    """One coin's tier-3 signals on several scanners: the recount picks each pair's strongest and orders by
+    unified score, as the text does; a line out of that order, or a pick changed afterwards, is flagged."""
+    a_crowded_watchlist()
+    as_of = NOON + timedelta(days=1)
+    text = plain(daily_summary(DAY))
+    trace = trace_summary(DAY, text, as_of)
+    assert trace.ok, [c for c in trace.checks if not c.ok]
+    checks = {c.item: c for c in trace.checks}
+    assert (checks["Watchlist: coin and scanner pairs"].shown, checks["Watchlist: coin and scanner pairs"].recount) \
+        == ("6", "6")
+    assert checks["Watchlist 3"].recount == "ARBUSDT smart_money LONG unified 61 · 6"
+    assert checks["Watchlist 6"].recount == "DOGEUSDT smart_money LONG unified n/a · 6"
+
+    lines = text.splitlines()
+    first, second = (next(ln for ln in lines if ln.startswith(f"• {s}")) for s in ("BTCUSDT", "ARBUSDT"))
+    swapped = text.replace(first, "@@").replace(second, first).replace("@@", second)
+    assert {c.item for c in trace_summary(DAY, swapped, as_of).checks if not c.ok} == {"Watchlist 1", "Watchlist 2"}
+    # The later of ARBUSDT's two smart-money signals at unified 61 was listed; lift the other one above it.
+    Signal.objects.filter(coin__symbol="ARBUSDT", scanner="smart_money", score=5).update(unified_score=61.2)
+    assert {c.item for c in trace_summary(DAY, text, as_of).checks if not c.ok} == {"Watchlist 2", "Watchlist 3"}
 
 
 @pytest.mark.django_db
