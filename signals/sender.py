@@ -42,6 +42,7 @@ GROUP_GAP = timedelta(seconds=3)  # and 20 per minute per group: one every 3 s k
 # reasons (AlertDelivery.reason); the tier ones come from outbox.tier_disabled_reason
 COOLDOWN, HOURLY_CAP, STALE = "cooldown", "hourly_cap", "stale"
 RECIPIENT_DISABLED, MAX_ATTEMPTS_REACHED, REJECTED = "recipient_disabled", "max_attempts", "rejected"
+USER_INACTIVE = "user_inactive"  # the chat's user was deactivated after the row was queued
 MAYBE_DELIVERED, WORKER_DIED, UNEXPECTED = "maybe_delivered", "worker_died_while_sending", "unexpected_error"
 RENDER_ERROR, PACED, RATE_LIMITED, RETRYING = "render_error", "paced", "rate_limited", "retrying"
 DIGEST, REQUEUED, BOT_MISCONFIGURED = "digest", "requeued", "bot_misconfigured"
@@ -140,6 +141,17 @@ def note_error(now: datetime, message: str) -> None:
 def bot_paused_until(now: datetime) -> datetime | None:
     until = BotState.objects.filter(pk=1).values_list("paused_until", flat=True).first()
     return until if until and until > now else None
+
+
+def gone_reason(recipient: Recipient) -> str | None:
+    """Why a row queued for this chat must not go out any more, or None. Rows are written for active
+    recipients only (Recipient.objects.active), but one may wait (paced, 429, retrying) while an admin
+    disables the chat or deactivates its user: checked again just before sending. Needs recipient.user loaded."""
+    if not recipient.enabled:
+        return RECIPIENT_DISABLED
+    if recipient.user_id is not None and not recipient.user.is_active:
+        return USER_INACTIVE
+    return None
 
 
 def disable_recipient(recipient: Recipient, now: datetime, message: str) -> None:
@@ -300,8 +312,9 @@ class Budget:
 
 def screen(row: AlertDelivery, now: datetime, budget: Budget) -> tuple[str, str] | None:
     """(status, reason) for a row that must not go out now, or None to send it."""
-    if not row.recipient.enabled:
-        return AlertDelivery.FAILED, RECIPIENT_DISABLED
+    reason = gone_reason(row.recipient)
+    if reason:
+        return AlertDelivery.FAILED, reason
     reason = tier_disabled_reason(row.signal.tier)
     if reason:
         return AlertDelivery.SUMMARY_ONLY, reason
@@ -325,7 +338,7 @@ def send_pending(transport: Transport, now: datetime | None = None, worker: str 
         return report
     ids = claim(due_ids(now), now, worker)
     report.claimed = len(ids)
-    rows = list(AlertDelivery.objects.filter(pk__in=ids).select_related("signal__coin", "recipient")
+    rows = list(AlertDelivery.objects.filter(pk__in=ids).select_related("signal__coin", "recipient__user")
                 .order_by("signal__tier", "signal__created_at", "pk"))
     budget = Budget(now)
     accepted: dict[int, list[AlertDelivery]] = defaultdict(list)

@@ -17,8 +17,8 @@ from scanners.models import ScanResult, ScanRun
 
 from .messages import fit, score_text, signal_type, site_url, tidy
 from .models import AlertDelivery, Recipient, ScoringConfig, Signal, SummaryDelivery
-from .sender import (PACED, RATE_LIMITED, Transport, bot_paused_until, claim, default_worker, due_ids, release,
-                     reserve_slot, send_message)
+from .sender import (PACED, RATE_LIMITED, Transport, bot_paused_until, claim, default_worker, due_ids, finish,
+                     gone_reason, release, reserve_slot, send_message)
 
 TOP = 3
 GEMS = 5
@@ -185,7 +185,12 @@ def send_due_summaries(transport: Transport, now: datetime | None = None, worker
         return {"paused_until": paused.isoformat(), "sent": 0}
     ids = claim(due_ids(now, model=SummaryDelivery), now, worker, model=SummaryDelivery)
     outcomes: Counter = Counter()
-    for row in SummaryDelivery.objects.filter(pk__in=ids).select_related("recipient").order_by("pk"):
+    for row in SummaryDelivery.objects.filter(pk__in=ids).select_related("recipient__user").order_by("pk"):
+        gone = gone_reason(row.recipient)  # disabled, or its user deactivated, since the row was written
+        if gone:
+            finish(SummaryDelivery, [row.pk], worker, SummaryDelivery.FAILED, gone)
+            outcomes[gone] += 1
+            continue
         if bot_paused_until(now):
             release(SummaryDelivery, [row.pk], worker, bot_paused_until(now), RATE_LIMITED)
             outcomes["rate_limited"] += 1
