@@ -33,6 +33,7 @@ REASONS = {
     "bot_misconfigured": "bad or missing bot token or TELEGRAM_API_URL", "retrying": "retrying after an error",
     "requeued": "requeued by an admin", "max_attempts": "gave up after 5 retryable errors",
     "recipient_disabled": "Telegram refused the chat; the recipient is disabled",
+    "user_inactive": "the chat's user was deactivated before it was sent",
     "rejected": "Telegram refused the message", "render_error": "the message template failed",
     "maybe_delivered": "the request left but the answer was lost",
     "worker_died_while_sending": "a worker died while sending",
