@@ -12,7 +12,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from scanners import chunks
-from scanners.engine import run_scan
+from scanners.engine import run_scan, scan_gc
 from scanners.models import ScanRun
 from scanners.pipeline import Thresholds
 from signals.models import ScoringConfig
@@ -50,7 +50,7 @@ def scan(scanner: str, symbols: list[str] | None = None, *, chunk_size: int | No
     With `chunk_size` and a bigger universe the run is returned `running`, its chunks enqueued."""
     chunking = chunks.Chunking(chunk_size, enqueue_chunk) if chunk_size else None
     # Every log line of the scan carries its run id (bound when the engine creates the run, below).
-    with log_context(task=f"scan {scanner}", run_id=None):
+    with log_context(task=f"scan {scanner}", run_id=None), scan_gc():  # scan_gc: recording the signals too
         awaiting = _awaiting_run.set(True)
         try:
             run = run_scan(scanner, symbols, thresholds=current_thresholds(), on_scored=update_unified,

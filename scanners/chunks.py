@@ -41,7 +41,7 @@ from marketdata.errors import HostBannedError
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData
-from .engine import needs_of, remember_listings
+from .engine import needs_of, remember_listings, scan_gc
 from .gather import CAPPED_CALLS_PER_COIN, Gathered, gather
 from .models import ScanChunk, ScanRun
 from .pipeline import Thresholds, score_universe
@@ -116,7 +116,8 @@ def run_chunk(run_id: int, index: int, on_scored=None) -> dict:
     if chunk.finished_at is None and run.status == ScanRun.RUNNING:
         ScanChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1, worker=worker_name(),
                                                      started_at=djtz.now())
-        outcome = _fetch_score_store(run, chunk, on_scored)
+        with scan_gc():
+            outcome = _fetch_score_store(run, chunk, on_scored)
     elif chunk.finished_at is not None:
         outcome = "already finished"
     else:
