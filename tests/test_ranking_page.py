@@ -105,3 +105,16 @@ def test_the_query_count_does_not_grow_with_the_coins(client, django_assert_max_
     with django_assert_max_num_queries(len(five.captured_queries)) as fifty:
         assert "C049USDT" in client.get("/ranking").content.decode()
     assert len(fifty.captured_queries) == len(five.captured_queries)
+
+
+def test_a_refresh_updates_the_count_of_coins_scored_too(client):
+    scored(3)
+    assert "3 coins scored" in client.get("/ranking").content.decode()
+    for symbol in ("NEW1USDT", "NEW2USDT"):  # a scan scored more coins since the page was loaded
+        coin = Coin.objects.create(symbol=symbol, base_asset=symbol[:4], quote_asset="USDT")
+        UnifiedScore.objects.create(coin=coin, computed_at=timezone.now(), unified_score=50, tier="TIER_4",
+                                    label="NEUTRAL", action="WATCH", coverage=0.5, risk_level="MEDIUM", confidence=50,
+                                    breakdown={})
+    body = client.get("/ranking", HTTP_HX_REQUEST="true").content.decode()
+    meta = body[body.index('<span id="ranking-meta" hx-swap-oob="innerHTML">'):]
+    assert "5 coins scored" in meta[:meta.index("</span>")]
