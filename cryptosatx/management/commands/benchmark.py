@@ -28,6 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--inner", action="store_true", help="Internal: the measured process.")
         parser.add_argument("--duration", type=float, default=30, help="api: seconds of measured load.")
         parser.add_argument("--concurrency", type=int, default=50, help="api: connections at most.")
+        parser.add_argument("--redis-url", default="",
+                            help="api: the cache the workers share, as deployed with REDIS_URL (the benchmark flushes "
+                                 "that Redis database: give one of its own, e.g. redis://127.0.0.1:6379/15). "
+                                 "Default: none, each worker caches for itself.")
         parser.add_argument("--gunicorn-workers", type=int, default=None,
                             help="api: gunicorn workers (default: gunicorn.conf.py's, 2 × cores + 1).")
 
@@ -112,9 +116,12 @@ class Command(BaseCommand):
         url = database_url or os.environ.get("DATABASE_URL", "")
         if not 1 <= options["concurrency"] <= 500 or not 1 <= options["duration"] <= 600:
             raise CommandError("--concurrency must be between 1 and 500 and --duration between 1 and 600 seconds.")
+        if options["redis_url"] and not options["redis_url"].startswith(("redis://", "rediss://")):
+            raise CommandError(f"--redis-url must be a redis:// or rediss:// URL, not {options['redis_url']!r}.")
         workers = options["gunicorn_workers"] or 2 * (os.cpu_count() or 1) + 1
         try:
             self.stdout.write(json.dumps(bench_api.run(url, duration=options["duration"],
-                                                       concurrency=options["concurrency"], workers=workers)))
+                                                       concurrency=options["concurrency"], workers=workers,
+                                                       redis_url=options["redis_url"])))
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
