@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Callable
 
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .binance_spot import INTERVAL_MS, Kline, SymbolInfo, ms_to_dt
+from .binance_spot import INTERVAL_MS, Kline, KlineColumns, SymbolInfo, ms_to_dt
 from .models import Candle, Coin, MetricPoint
 
 CANDLE_FIELDS = ("coin_id", "interval", "open_time", "close_time", "open", "high", "low", "close", "volume",
@@ -89,6 +90,15 @@ def kline_rows(coin_id: int, interval: str, klines: list[Kline], now_ms: int, af
     return [(coin_id, interval, dt(k.open_time), dt(k.close_time), k.open, k.high, k.low, k.close,
              k.volume, k.quote_volume, k.trades, k.taker_buy_base_volume, k.taker_buy_quote_volume)
             for k in klines if k.close_time < now_ms and k.open_time > after_ms]
+
+
+def column_rows(coin_id: int, interval: str, k: KlineColumns) -> list[tuple]:
+    """Database rows of every kline in `k` (the caller keeps only closed ones): the same rows as
+    `kline_rows`, built column-wise by C-level zip and map, with no Python code run per candle."""
+    dt, n = datetime_adapter(), len(k)
+    return list(zip(repeat(coin_id, n), repeat(interval, n), map(dt, k.open_time), map(dt, k.close_time), k.open,
+                    k.high, k.low, k.close, k.volume, k.quote_volume, k.trades, k.taker_buy_base_volume,
+                    k.taker_buy_quote_volume))
 
 
 def write_candle_rows(rows: list[tuple]) -> int:

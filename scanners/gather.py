@@ -23,7 +23,7 @@ from django.conf import settings
 
 from asgiref.sync import sync_to_async
 
-from marketdata.archive import kline_rows, write_candle_rows
+from marketdata.archive import column_rows, write_candle_rows
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
@@ -179,23 +179,27 @@ async def _klines(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int)
     key = (md.spot.http.base_url, cd.symbol)
     book = _candle_book.get(key) or cd.candles
     try:
+        # As columns (KlineColumns): a cold scan parses, archives and keeps ~500 candles per coin.
         if book:
-            fresh = await md.spot.klines_since(cd.symbol, "1h", book[-1][0] + HOUR_MS)
+            fresh = await md.spot.klines_since(cd.symbol, "1h", book[-1][0] + HOUR_MS, columns=True)
         else:
-            fresh = await md.spot.latest_klines(cd.symbol, "1h", COLD_CANDLES + 1)
+            fresh = await md.spot.latest_klines(cd.symbol, "1h", COLD_CANDLES + 1, columns=True)
     except HostBannedError:
         raise
     except MarketDataError as exc:
         g.failed.add(cd.symbol)
         g.fail(cd.symbol, exc, "klines")
         return
-    if not book and fresh and len(fresh) <= COLD_CANDLES:
+    if not book and len(fresh) and len(fresh) <= COLD_CANDLES:
         # A shorter history than asked for starts at the listing: its first candle is the listing time.
-        cd.listed_at_ms = min(cd.listed_at_ms or fresh[0].open_time, fresh[0].open_time)
-    closed = [k for k in fresh if k.is_closed(now_ms)]
-    await g.archive(kline_rows(cd.coin_id, "1h", closed, now_ms))
-    merged = book + [(k.open_time, k.close, k.quote_volume, k.taker_buy_quote_volume) for k in closed
-                     if not book or k.open_time > book[-1][0]]
+        cd.listed_at_ms = min(cd.listed_at_ms or fresh.open_time[0], fresh.open_time[0])
+    closed = fresh.closed(now_ms)
+    await g.archive(column_rows(cd.coin_id, "1h", closed))
+    new = zip(closed.open_time, closed.close, closed.quote_volume, closed.taker_buy_quote_volume)
+    if book:
+        last = book[-1][0]
+        new = (c for c in new if c[0] > last)
+    merged = book + list(new)
     cd.candles = merged[-KEEP_CANDLES:]
     _candle_book[key] = cd.candles
 
