@@ -118,6 +118,7 @@ class SimulatorServer:
         self.requests = 0
         self.status_counts: dict[str, int] = {}
         self._thread: threading.Thread | None = None
+        self.warm_state = "not started"  # the start-up warm-up (warm_in_background): running, done
 
         # late imports: the service modules import this one
         from . import binance_futures, binance_spot, coingecko, lunarcrush, simapi, telegram
@@ -223,8 +224,13 @@ class SimulatorServer:
         return f"http://{self.httpd.server_address[0]}:{self.port}"
 
     def warm_in_background(self) -> threading.Thread:
-        """Generate all price paths now rather than on the first scan (requests still work)."""
-        t = threading.Thread(target=self.market.warm, name="marketsim-warm", daemon=True)
+        """Generate all price paths now rather than on the first scan (requests still work).
+        `/sim/state` says when it has finished (`warm`)."""
+        def warm() -> None:
+            self.warm_state = "running"
+            self.market.warm()
+            self.warm_state = "done"
+        t = threading.Thread(target=warm, name="marketsim-warm", daemon=True)
         t.start()
         return t
 

@@ -36,7 +36,8 @@ def install(sim: "SimulatorServer") -> None:
         return Reply(200, {"weights": spot["weights"], "bans": spot["bans"],
                            "requests": requests, "status_counts": counts,
                            "services": per_service, "faults": sim.faults.snapshot(),
-                           "kline_cache": market.kline_book.stats(), "config": config()})
+                           "kline_cache": market.kline_book.stats(), "warm": sim.warm_state,
+                           "config": config()})
 
     def config() -> dict:
         f = sim.faults
