@@ -165,9 +165,12 @@ _database_url = env_secret("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR 
 DATABASES = {"default": env.db_url_config(_database_url)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     (BASE_DIR / "var").mkdir(exist_ok=True)
-    # WAL lets the web process read while the q cluster writes.
+    # WAL lets the web process read while the q cluster writes. IMMEDIATE: a transaction takes the write
+    # lock at BEGIN, waiting up to `timeout` s; a deferred one that read first fails with "database is
+    # locked" when it writes after another process committed (tests/test_sqlite_locking.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {"timeout": 20, "transaction_mode": "IMMEDIATE",
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
