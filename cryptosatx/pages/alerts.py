@@ -32,7 +32,7 @@ REASONS = {
     "paced": "waiting for the chat's next slot", "rate_limited": "Telegram asked us to slow down (429)",
     "bot_misconfigured": "bad or missing bot token or TELEGRAM_API_URL", "retrying": "retrying after an error",
     "requeued": "requeued by an admin", "max_attempts": "gave up after 5 retryable errors",
-    "recipient_disabled": "Telegram refused the chat; the recipient is disabled",
+    "recipient_disabled": "the chat is disabled (by Telegram refusing it, or in admin)",
     "user_inactive": "the chat's user was deactivated before it was sent",
     "rejected": "Telegram refused the message", "render_error": "the message template failed",
     "maybe_delivered": "the request left but the answer was lost",
