@@ -6,7 +6,7 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Any, Callable
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -43,13 +43,21 @@ def _sqlite_datetime(ms: int) -> str:
 
 def datetime_adapter() -> Callable[[int], Any]:
     """Millisecond timestamp -> the form the database backend stores datetimes in. For SQLite that
-    is Django's naive-UTC text, built directly: the generic adapter (and even reading
-    `connection.vendor`, a thread-local lookup) costs more than the rest of archiving a candle, and
-    a cold scan archives half a million (tests compare the result with Django's own)."""
-    if connection.vendor == "sqlite":
+    is Django's naive-UTC text, built directly: the generic adapter costs more than the rest of
+    archiving a candle, and a cold scan archives half a million (tests compare the result with
+    Django's own). The backend is read from the settings, not from `connection`: the scan calls this
+    once per coin in its own asyncio task, and there `connection` is a new DatabaseWrapper per task
+    (asgiref's Local is per context) — 990 of them, and their cyclic garbage, per cold scan."""
+    engine = connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
         return _sqlite_datetime
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _adapters.get(engine)
+    if adapt is None:  # the backend's own adapter, looked up once (its ops depend on the settings only)
+        adapt = _adapters[engine] = connection.ops.adapt_datetimefield_value
     return lambda ms: adapt(ms_to_dt(ms))
+
+
+_adapters: dict[str, Callable[[Any], Any]] = {}
 
 
 def db_datetime(ms: int):
