@@ -157,9 +157,12 @@ class KlineColumns:
 
     def closed(self, now_ms: int) -> "KlineColumns":
         """The klines closed by `now_ms` (`Kline.is_closed`), in order."""
-        keep = [i for i, t in enumerate(self.close_time) if t < now_ms]
-        if len(keep) == len(self):
+        times = self.close_time
+        if not times or max(times) < now_ms:
             return self
+        if times[-1] >= now_ms and (len(times) == 1 or max(times[:-1]) < now_ms):  # the usual case: the open one last
+            return KlineColumns(*(getattr(self, name)[:-1] for name in self.__slots__))
+        keep = [i for i, t in enumerate(times) if t < now_ms]
         return KlineColumns(*([column[i] for i in keep] for column in (getattr(self, n) for n in self.__slots__)))
 
 
