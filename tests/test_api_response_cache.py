@@ -115,3 +115,30 @@ def test_each_process_keeps_its_own_copy_and_new_data_still_misses(client):
     assert copy["X-Cache"] == "hit" and copy.content == first.content
     make_unified(make_coin("ZZZUSDT"), score=99.0, tier="TIER_1", computed_at=T0 + timedelta(minutes=5))
     assert client.get(RANKING)["X-Cache"] == "miss"
+
+
+def test_made_up_urls_cannot_grow_a_worker_past_its_byte_budget(client, monkeypatch):
+    monkeypatch.setattr(response_cache, "LOCAL_BYTES", 20_000)
+    for i in range(40):  # unknown parameters are ignored by the view, but each URL is its own key
+        assert client.get(RANKING, {"junk": i}).status_code == 200
+    assert 0 < response_cache._local_bytes <= 20_000
+    assert sum(len(body) for _, body, _ in response_cache._local.values()) <= 20_000
+
+
+def test_an_answer_marked_private_is_not_shared():
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    calls = []
+
+    def view(request):
+        calls.append(request)
+        response = HttpResponse(b"{}", content_type="application/json")
+        response["Cache-Control"] = "private, max-age=0"
+        return response
+
+    middleware = response_cache.PublicResponseCacheMiddleware(view)
+    for _ in range(2):
+        answer = middleware(RequestFactory().get(RANKING))
+        assert "X-Cache" not in answer
+    assert len(calls) == 2

@@ -13,8 +13,8 @@ it was built from by more than VERSION_SECONDS (the version is read at most once
 process). Answers that also depend on the clock — a source's `age_seconds` — carry an `Age` header
 (seconds since the answer was built) and are dropped after `API_CACHE_SECONDS` at most (settings,
 default 60; 0 turns the cache off). Anything else — a token or a session (a bad token must still be
-a 401), another method, a browser asking for HTML, an answer that is not a 200 or sets a cookie —
-goes to the view as before.
+a 401), another method, a browser asking for HTML, an answer that is not a 200, sets a cookie or says
+`Cache-Control: private`/`no-store`/`no-cache` — goes to the view as before.
 """
 from __future__ import annotations
 
@@ -31,13 +31,17 @@ from django.http import HttpRequest, HttpResponse
 CACHED_PATHS = re.compile(r"^/api/(?:scan/unified-ranking|coins/[^/]+|analytics/win-rates)$")
 JSON_ACCEPT = {"", "*/*", "application/json"}
 DROPPED_HEADERS = {"set-cookie", "content-length", "date", "age", "x-cache"}
+NOT_SHARED = re.compile(r"\b(?:private|no-store|no-cache)\b", re.I)  # a view that says not to share its answer
 VERSION_SECONDS = 1.0  # how long a process trusts the data version it last read
-LOCAL_ENTRIES = 5000  # answers each process also keeps in its own memory (about 2 kB a coin, 55 kB the ranking)
+# What each process also keeps in its own memory (about 2 kB a coin, 55 kB a 500-row ranking page). Bounded
+# in bytes: every distinct query string is a key, so a client making up URLs must not grow a worker.
+LOCAL_BYTES = 32 * 1024 * 1024
 
 _version: tuple[float, str] = (float("-inf"), "")
 # key -> (headers, body, built_at): a hit from here costs no round trip to Redis and no unpickling.
 # Keys carry the data version, so a copy is as current as the shared one; its age is checked on use.
 _local: dict[str, tuple[list, bytes, float]] = {}
+_local_bytes = 0
 _lock = threading.Lock()
 
 
@@ -69,17 +73,26 @@ def data_version() -> str:
 
 def forget() -> None:
     """Read the data version again on the next request and drop this process's copies (tests)."""
-    global _version
+    global _version, _local_bytes
     with _lock:
         _version = (float("-inf"), "")
         _local.clear()
+        _local_bytes = 0
 
 
 def _remember(key: str, entry: tuple[list, bytes, float]) -> None:
+    global _local_bytes
+    size = len(entry[1]) + len(key) + 200
     with _lock:
-        if len(_local) >= LOCAL_ENTRIES:
-            _local.clear()  # rare (a new data version makes new keys); cheaper than tracking recency
+        if key in _local:
+            return
+        if _local_bytes + size > LOCAL_BYTES:
+            # Start again: rare (each data version brings new keys, old ones are never read again) and
+            # cheaper than tracking recency on every hit.
+            _local.clear()
+            _local_bytes = 0
         _local[key] = entry
+        _local_bytes += size
 
 
 def cache_key(request: HttpRequest) -> str | None:
@@ -120,7 +133,8 @@ class PublicResponseCacheMiddleware:
             return response
         built_at = time.time()
         response = self.get_response(request)
-        if response.status_code == 200 and not response.cookies and not response.streaming:
+        if (response.status_code == 200 and not response.cookies and not response.streaming
+                and not NOT_SHARED.search(response.get("Cache-Control", ""))):
             headers = [(k, v) for k, v in response.items() if k.lower() not in DROPPED_HEADERS]
             entry = (headers, response.content, built_at)
             cache.set(key, entry, seconds)
