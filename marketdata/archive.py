@@ -86,6 +86,22 @@ def sync_coins(infos: list[SymbolInfo], *, universe: bool = True) -> dict[str, C
     return {c.symbol: c for c in Coin.objects.filter(symbol__in=[i.symbol for i in infos])}
 
 
+def update_listings(rows: list[tuple[int, bool, datetime | None]]) -> None:
+    """Set (coin id, has_perpetual, listed_at) in one executemany: a cold scan learns both for every
+    coin, and bulk_update's CASE expression for 990 coins cost ~0.2 s of the scan's serial tail."""
+    if not rows:
+        return
+    fields = Coin._meta
+    perp, listed = fields.get_field("has_perpetual"), fields.get_field("listed_at")
+    q = connection.ops.quote_name
+    sql = (f"UPDATE {q(fields.db_table)} SET {q(perp.column)} = %s, {q(listed.column)} = %s "
+           f"WHERE {q(fields.pk.column)} = %s")
+    params = [(perp.get_db_prep_save(p, connection), listed.get_db_prep_save(at, connection), coin_id)
+              for coin_id, p, at in rows]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def latest_open_times(interval: str) -> dict[int, datetime]:
     """coin id → open time of its newest stored candle, in one query."""
     rows = Candle.objects.filter(interval=interval).values("coin_id").annotate(last=Max("open_time"))

@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from marketdata.archive import store_metrics, sync_coins
+from marketdata.archive import store_metrics, sync_coins, update_listings
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
@@ -165,13 +165,13 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
 def remember_listings(g: Gathered) -> None:
     """Keep what the scan learnt about each coin: whether it has a perpetual and when it listed."""
     changed = []
-    for coin in Coin.objects.filter(id__in=[cd.coin_id for cd in g.coins.values()]):
-        cd = g.coins[coin.symbol]
+    for coin_id, symbol, has_perpetual, listed_at in Coin.objects.filter(
+            id__in=[cd.coin_id for cd in g.coins.values()]).values_list("id", "symbol", "has_perpetual", "listed_at"):
+        cd = g.coins[symbol]
         listed = datetime.fromtimestamp(cd.listed_at_ms / 1000, tz=dt_timezone.utc) if cd.listed_at_ms else None
-        if coin.has_perpetual != cd.has_perpetual or (listed and coin.listed_at != listed):
-            coin.has_perpetual, coin.listed_at = cd.has_perpetual, listed or coin.listed_at
-            changed.append(coin)
-    Coin.objects.bulk_update(changed, ["has_perpetual", "listed_at"], batch_size=500)
+        if has_perpetual != cd.has_perpetual or (listed and listed_at != listed):
+            changed.append((coin_id, cd.has_perpetual, listed or listed_at))
+    update_listings(changed)
 
 
 def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Thresholds,
