@@ -52,3 +52,15 @@ def test_the_schedules_exist_after_migrate():
     names = dict(Schedule.objects.filter(name__startswith="signals:").values_list("name", "func"))
     assert names == {"signals: send alerts": "signals.tasks.send_alerts",
                      "signals: daily summary": "signals.tasks.send_daily_summary_task"}
+
+
+def test_each_worker_keeps_one_telegram_transport_until_its_settings_change(settings, monkeypatch):
+    monkeypatch.setattr(tasks, "_kept", None)
+    settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN = "http://127.0.0.1:9/", "123:abc"
+    first = tasks._transport()
+    assert tasks._transport() is first  # the next minute's run reuses its connection pool
+    settings.TELEGRAM_BOT_TOKEN = "456:def"
+    second = tasks._transport()
+    assert second is not first and second._token == "456:def"
+    assert first._client.is_closed and not second._client.is_closed
+    second.close()
