@@ -69,8 +69,9 @@ class UnifiedScoreSerializer(serializers.Serializer):
     coverage = serializers.FloatField(read_only=True, help_text="Share of the configured weight that was measured, 0–1.")
     risk_level = BlankAsNullChoiceField(choices=RISK_LEVELS)
     historical_performance = serializers.SerializerMethodField(help_text=(
-        "The measured record of this tier: {n, win_rate, median_return_pct}. Always null until outcome "
-        "tracking has measured outcomes; CryptoSatX shows no expected return it has not measured."))
+        "The measured record of the alert tier this tier raises: {n, win_rate, median_return_pct} of its "
+        "evaluated 24h outcomes over 90 days; null below 10 outcomes and for TIER_4. CryptoSatX shows no "
+        "expected return it has not measured."))
     action = BlankAsNullChoiceField(choices=ACTIONS, help_text="STRONG_BUY (3+ confirmations), BUY (2), WATCH.")
     computed_at = serializers.DateTimeField(read_only=True)
     data_as_of = serializers.DateTimeField(allow_null=True, read_only=True, help_text=(
