@@ -74,3 +74,18 @@ def test_percentile_is_the_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
     assert percentile([], 50) is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--database-url", "sqlite:///x.sqlite3"], "SQLite is refused"),
+    (["--database-url", "postgres://postgres@127.0.0.1:5432/x", "--redis-url", "http://x"],
+     "must be a redis:// or rediss:// URL"),
+    (["--database-url", "postgres://postgres@127.0.0.1:5432/x", "--redis-url", "redis://127.0.0.1:9/15"],
+     "cannot reach Redis"),
+    (["--database-url", "postgres://postgres@127.0.0.1:5432/x", "--concurrency", "0"], "--concurrency must be"),
+])
+def test_benchmark_api_refuses_bad_arguments_before_loading_anything(args, message):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=message):
+        call_command("benchmark", "api", "--duration", "1", *args)

@@ -81,6 +81,16 @@ def start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pope
     raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-2000:]}")
 
 
+def check_redis(redis_url: str) -> None:
+    """Fail at once, before minutes of loading data, when the shared cache cannot be reached."""
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise RuntimeError(f"--redis-url {redis_url}: cannot reach Redis ({exc}).") from None
+
+
 TARGET_P95_MS = 50
 AFTER_SCAN_SECONDS = 10
 NEW_SCAN = ("from django.utils import timezone; from scanners.models import ScanRun; "
@@ -111,6 +121,8 @@ def prepare(database_url: str) -> str:
 def run(database_url: str, *, duration: float, concurrency: int, workers: int, warmup: float = 90,
         keep: bool = False, redis_url: str = "") -> dict:
     url = bench_url(database_url)
+    if redis_url:
+        check_redis(redis_url)
     _admin(database_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
     _admin(database_url, f"CREATE DATABASE {BENCH_DB}")
     gunicorn = None
