@@ -108,6 +108,21 @@ def budget_floor(used: dict[str, dict[str, int]]) -> float:
     return worst
 
 
+def dependency_floor(run, rtt: float) -> tuple[float, dict[str, int]]:
+    """An estimate of what the request plan's order alone costs, with no CPU: the bulk stage (one wave:
+    the universe must be known first), then the per-coin requests in waves of PARALLEL_MAX_CONCURRENT,
+    then the shortlist's capped calls (chosen from every coin's data) in waves, each wave one median
+    round trip. Printed beside the floor, not instead of it: at a few coins it is the larger."""
+    import math
+
+    waves_of = settings.PARALLEL_MAX_CONCURRENT
+    shortlist = sum(s.get("buckets", {}).get("futures_data", 0) for s in run.requests.values())
+    bulk = sum(run.requests.get(k, {}).get("requests", 0) for k in ("coingecko", "lunarcrush")) + 3  # + 2 exchangeInfo, premiumIndex
+    per_coin = max(0, sum(s["requests"] for s in run.requests.values()) - bulk - shortlist)
+    waves = 1 + math.ceil(per_coin / waves_of) + math.ceil(shortlist / waves_of)
+    return waves * rtt, {"bulk": bulk, "per_coin": per_coin, "shortlist": shortlist, "waves": waves}
+
+
 def run_inner(coins: int) -> dict:
     from django.core.management import call_command
 
@@ -137,8 +152,10 @@ def run_inner(coins: int) -> dict:
             statuses[code] = statuses.get(code, 0) + n
     latency_floor = requests / settings.PARALLEL_MAX_CONCURRENT * rtt
     floor = max(latency_floor, budget_floor(spent(cold)))
+    depth, plan = dependency_floor(cold, rtt)
     return {
         "coins": cold.universe_size, "requests": requests,
+        "dependency_floor_seconds": round(depth, 3), "plan_waves": plan,
         "requests_by_host": {k: v["requests"] for k, v in cold.requests.items()},
         "weight_by_host": {k: v["weight"] for k, v in cold.requests.items()},
         "wall_seconds": round(wall, 3), "floor_seconds": round(floor, 3),

@@ -1,0 +1,27 @@
+"""The floors `benchmark scan` measures against (cryptosatx/bench/scan.py)."""
+from types import SimpleNamespace
+
+import pytest
+
+from cryptosatx.bench.scan import budget_floor, dependency_floor
+
+
+def stats(requests, **buckets):
+    return {"requests": requests, "weight": 0, "buckets": buckets}
+
+
+def test_the_dependency_floor_counts_the_plans_waves_in_order(settings):
+    settings.PARALLEL_MAX_CONCURRENT = 50
+    run = SimpleNamespace(requests={
+        "binance_spot": stats(99), "binance_futures": stats(70, futures_data=6),
+        "coingecko": stats(1), "lunarcrush": stats(1)})
+    seconds, plan = dependency_floor(run, rtt=0.1)
+    # bulk: 2 calls + 3 (exchangeInfo twice, premiumIndex); per coin: 171 − 5 − 6 = 160 (4 waves); shortlist 1 wave
+    assert plan == {"bulk": 5, "per_coin": 160, "shortlist": 6, "waves": 6}
+    assert seconds == pytest.approx(0.6)
+
+
+def test_the_budget_floor_is_zero_within_one_window_and_counts_the_excess_beyond_it():
+    assert budget_floor({"binance_futures": {"weight": 2400, "futures_data": 1000}}) == 0
+    # 600 futures weight beyond 2,400 a minute refills at 40 a second: 15 s
+    assert budget_floor({"binance_futures": {"weight": 3000}}) == pytest.approx(15)
