@@ -18,6 +18,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/api/scan/"):
             body = b'{"results": []}' * 100
             self.send_response(200)
+            self.send_header("X-Cache", "hit")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -57,6 +58,7 @@ def test_every_answer_is_read_whole_and_errors_are_counted_by_kind(server):
     ranking, coin, rates = (result["endpoints"][k] for k in ("ranking", "coin", "win_rates"))
     assert ranking["requests"] > 0 and ranking["errors"] == 0 and ranking["p95_ms"] is not None
     assert coin["requests"] > 0 and coin["errors"] == 0  # chunked and closed: read whole, reconnected
+    assert ranking["x_cache"] == {"hit": ranking["requests"]} and coin["x_cache"] == {"none": coin["requests"]}
     assert rates["requests"] > 0 and rates["errors"] == rates["requests"] and set(rates["error_kinds"]) == {"HTTP 500"}
     # the server saw exactly what the client counted (the closed loop never leaves a request unanswered)
     assert len(Handler.seen) == ranking["requests"] + coin["requests"] + rates["requests"]

@@ -140,6 +140,7 @@ def run(database_url: str, *, duration: float, concurrency: int, workers: int, w
             _manage(env, "shell", "-c", NEW_SCAN)
             after = _load(env, base, AFTER_SCAN_SECONDS, concurrency, 0)
             result["after_a_scan_finishes"] = {k: after[k] for k in ("seconds", "all", "requests_per_second", "errors")}
+            result["after_a_scan_finishes"]["x_cache"] = {name: e["x_cache"] for name, e in after["endpoints"].items()}
             errors = [ln for ln in (Path(tmp) / "gunicorn.log").read_text().splitlines() if "Traceback" in ln]
             met = all(e["p95_ms"] is not None and e["p95_ms"] <= TARGET_P95_MS and e["errors"] == 0
                       for e in result["endpoints"].values()) and not errors

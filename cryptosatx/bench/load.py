@@ -3,8 +3,9 @@
 `concurrency` connections, each a closed loop: it sends its next request when the last one has been
 answered in full, so the server never has more than `concurrency` requests at once, cycling through
 the endpoints. A warm-up of `--warmup` seconds runs first and is not counted. Prints one JSON object:
-per endpoint the requests, requests per second, p50/p95/p99 latency (ms) and errors (non-200 answers
-and failed requests, by kind), and the load process's own CPU seconds.
+per endpoint the requests, requests per second, p50/p95/p99 latency (ms), errors (non-200 answers
+and failed requests, by kind) and the answers' `X-Cache` header counted (hit, miss, none), and the
+load process's own CPU seconds.
 
 The client is a bare HTTP/1.1 connection on asyncio streams (keep-alive when the server keeps the
 connection open, a new connection when it answers `Connection: close`), not httpx: httpx costs about
@@ -52,11 +53,11 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def get(self, target: str) -> int:
-        """Send one GET and read the whole answer; returns the status."""
+    async def get(self, target: str) -> tuple[int, str]:
+        """Send one GET and read the whole answer; returns the status and the X-Cache header ("" if none)."""
         return await asyncio.wait_for(self._get(target), self.timeout)
 
-    async def _get(self, target: str) -> int:
+    async def _get(self, target: str) -> tuple[int, str]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\nAccept: application/json\r\n\r\n".encode())
@@ -66,7 +67,7 @@ class Connection:
             self.close()
             raise ProtocolError("connection closed before the answer") from None
         status = int(head.split(b" ", 2)[1])
-        length, chunked, close = None, False, False
+        length, chunked, close, cached = None, False, False, ""
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             name, value = name.strip().lower(), value.strip().lower()
@@ -76,6 +77,8 @@ class Connection:
                 chunked = True
             elif name == b"connection" and value == b"close":
                 close = True
+            elif name == b"x-cache":
+                cached = value.decode()
         if chunked:
             while True:
                 size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -89,7 +92,7 @@ class Connection:
             close = True
         if close:
             self.close()
-        return status
+        return status, cached
 
     def close(self) -> None:
         if self.writer is not None:
@@ -103,6 +106,7 @@ async def drive(base: str, concurrency: int, seconds: float, coins: int, seed: i
     url = urlsplit(base)
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, Counter] = defaultdict(Counter)
+    cache: dict[str, Counter] = defaultdict(Counter)  # X-Cache per endpoint: what the latencies are made of
     deadline = time.monotonic() + seconds
 
     async def user(i: int) -> None:
@@ -112,12 +116,13 @@ async def drive(base: str, concurrency: int, seconds: float, coins: int, seed: i
             n += 1
             started = time.perf_counter()
             try:
-                status = await conn.get(path())
+                status, cached = await conn.get(path())
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ProtocolError, ValueError) as exc:
                 errors[name][type(exc).__name__] += 1
                 conn.close()
                 continue
             latencies[name].append((time.perf_counter() - started) * 1000)
+            cache[name][cached or "none"] += 1
             if status != 200:
                 errors[name][f"HTTP {status}"] += 1
         conn.close()
@@ -131,7 +136,8 @@ async def drive(base: str, concurrency: int, seconds: float, coins: int, seed: i
         failed = sum(v for k, v in errors[name].items() if not k.startswith("HTTP"))
         out[name] = {"requests": len(ms) + failed, "requests_per_second": round(len(ms) / elapsed, 1),
                      "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "p99_ms": percentile(ms, 99),
-                     "errors": sum(errors[name].values()), "error_kinds": dict(errors[name])}
+                     "errors": sum(errors[name].values()), "error_kinds": dict(errors[name]),
+                     "x_cache": dict(cache[name])}
     every = sorted(x for v in latencies.values() for x in v)
     return {"seconds": round(elapsed, 2), "endpoints": out,
             "all": {"p50_ms": percentile(every, 50), "p95_ms": percentile(every, 95), "p99_ms": percentile(every, 99)}}
