@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from django.db import transaction
 
 from performance.outcomes import ensure_all_outcomes, evaluate_due
+from performance.queries import refresh
 from scanners.history import load_history
 from scanners.lookahead import evaluation_times
 from scanners.models import ScanRun
@@ -82,6 +83,9 @@ def simulate_history(days: float, step_hours: int = 4, symbols: list[str] | None
             evaluated[key] = evaluated.get(key, 0) + n
         if not batch.get("evaluated") and not batch.get("unavailable"):
             break
+    # The shared win rates and tier records, as the outcome task recomputes them after evaluating:
+    # otherwise readers sharing Redis would see the pre-replay numbers until the next task run.
+    refresh()
     return {"run_id": run.pk, "coins": len(coins), "evaluation_times": len(evaluation_times(
         start, now, timedelta(hours=step_hours))), "signals_offered": created,
         "signals": Signal.objects.filter(run=run).count(), "outcome_rows": outcomes, "evaluated": evaluated}

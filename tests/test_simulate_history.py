@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from marketdata.simulator.server import SimulatorServer
 from performance.models import SignalOutcome
+from performance.queries import refresh, win_rates
 from signals.models import AlertDelivery, Signal
 from tests.conftest import point_all_at
 
@@ -18,6 +19,7 @@ def test_a_replay_fills_simulated_signals_and_their_measured_outcomes(settings, 
     with SimulatorServer(seed=21, coins=40) as server:
         point_all_at(settings, server.base_url)
         call_command("backfill", "--days", "40", "--coins", COINS, stdout=StringIO())
+        refresh()  # the q cluster's outcome task has already cached the (empty) shared win rates
         out = StringIO()
         call_command("simulate-history", "--days", "10", "--step-hours", "2", "--json", stdout=out)
     report = json.loads(out.getvalue())
@@ -29,6 +31,9 @@ def test_a_replay_fills_simulated_signals_and_their_measured_outcomes(settings, 
     assert evaluated.exists() and report["evaluated"]["evaluated"] == evaluated.count()
     rates = client.get("/api/analytics/win-rates", {"days": 30, "horizon": "1h"}).json()
     assert rates["overall"]["n"] == SignalOutcome.objects.filter(horizon="1h", status="evaluated").count() > 0
+    # the replay refreshed them: the shared 30-day rates at 24h count its outcomes, not the empty ones
+    assert win_rates(30, "24h")["overall"]["n"] == SignalOutcome.objects.filter(horizon="24h",
+                                                                                 status="evaluated").count() > 0
 
     from scanners.models import ScanRun
     assert ScanRun.objects.get(pk=report["run_id"]).status == "completed"
