@@ -91,3 +91,30 @@ def test_benchmark_api_refuses_bad_arguments_before_loading_anything(args, messa
 
     with pytest.raises(CommandError, match=message):
         call_command("benchmark", "api", "--duration", "1", *args)
+
+
+def test_a_garbled_answer_is_counted_as_an_error_not_a_crash():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            conn.sendall(b"garbage\r\n\r\n")  # no status line to speak of
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        result = asyncio.run(drive(f"http://127.0.0.1:{listener.getsockname()[1]}", concurrency=2, seconds=0.3,
+                                   coins=1, seed=1, timeout=2))
+    finally:
+        listener.close()
+    ranking = result["endpoints"]["ranking"]
+    assert ranking["errors"] == ranking["requests"] > 0 and "IndexError" in ranking["error_kinds"]

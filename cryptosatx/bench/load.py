@@ -117,7 +117,8 @@ async def drive(base: str, concurrency: int, seconds: float, coins: int, seed: i
             started = time.perf_counter()
             try:
                 status, cached = await conn.get(path())
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ProtocolError, ValueError) as exc:
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    ProtocolError, ValueError, IndexError) as exc:  # a garbled answer is an error, not a crash
                 errors[name][type(exc).__name__] += 1
                 conn.close()
                 continue
