@@ -1,9 +1,15 @@
 """The one governed, pooled HTTP layer every outside-service client goes through.
 
-A `ServiceClient` owns one `httpx.AsyncClient` (one connection pool) for one service, asks the
-service's governor before each request, translates every failure into RetryableError or
-PermanentError, retries what may succeed later (at most `max_retries` times, exponential backoff
-with jitter) and counts requests, weight and errors for the ScanRun.
+A `ServiceClient` owns one `aiohttp.ClientSession` (one keep-alive connection pool) for one
+service, asks the service's governor before each request, translates every failure into
+RetryableError or PermanentError, retries what may succeed later (at most `max_retries` times,
+exponential backoff with jitter) and counts requests, weight and errors for the ScanRun.
+
+Why aiohttp here and httpx elsewhere: a scan sends ~1,700 requests at 50-way concurrency, and with
+httpx (its client, httpcore, h11 and anyio) each cost ~1.8 ms of CPU in this one interpreter
+against ~0.5 ms with aiohttp's C parser (measured against the simulator, docs/performance.md), so
+the fetch was bound by CPU rather than by round trips. The plan's own engine used aiohttp too.
+The synchronous one-off callers (Telegram, the benchmarks' probes) keep httpx.
 """
 from __future__ import annotations
 
@@ -16,7 +22,10 @@ import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
+import aiohttp
 import httpx
 import orjson
 
@@ -27,7 +36,6 @@ from .governor import Governor
 log = logging.getLogger(__name__)
 SIMULATOR_HEADER = "x-cryptosatx-simulator"
 T = TypeVar("T")
-POOL_SHARD = 10
 
 
 @dataclass
@@ -48,21 +56,25 @@ class RequestStats:
                 "errors": self.errors, "statuses": dict(self.statuses), "buckets": dict(self.buckets)}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers) -> float | None:
+    value = headers.get("retry-after")
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
 
 
-def _error_message(response: httpx.Response) -> tuple[str, int | None]:
+def _text(content: bytes) -> str:
+    return content.decode("utf-8", errors="replace")
+
+
+def _error_message(content: bytes, reason: str) -> tuple[str, int | None]:
     """The vendor's own message and code when the body is JSON, else the start of the body."""
     try:
-        body = response.json()
+        body = orjson.loads(content)
     except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return (text[:200] or response.reason_phrase), None
+        text = _text(content).strip().replace("\n", " ")
+        return (text[:200] or reason), None
     if isinstance(body, dict):
         msg = body.get("msg") or body.get("description") or body.get("error") or body.get("status") or body
         code = body.get("code") if isinstance(body.get("code"), int) else None
@@ -72,7 +84,7 @@ def _error_message(response: httpx.Response) -> tuple[str, int | None]:
 
 @lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
-    """One certificate store per process: loading it costs ~20 ms, and a session opens a pool per shard."""
+    """One certificate store per process: loading it costs ~20 ms, and each scan opens a session."""
     return httpx.create_ssl_context()
 
 
@@ -96,6 +108,23 @@ def _observe_quota(governor: Governor, headers) -> None:
         governor.observe_quota(day_left, reset)
 
 
+def _query(params: dict[str, Any] | None) -> dict[str, str] | None:
+    """Query values as the services expect them (what httpx sent): booleans as true/false, None empty."""
+    if not params:
+        return None
+    return {k: ("true" if v is True else "false" if v is False else "" if v is None else str(v))
+            for k, v in params.items()}
+
+
+def _env_proxy(base_url: str) -> str | None:
+    """The proxy HTTP(S)_PROXY / NO_PROXY name for this service, as httpx honoured them. Read once per
+    session: aiohttp's trust_env reads them again on an executor thread for every request."""
+    split = urlsplit(base_url)
+    if not split.hostname or proxy_bypass(split.hostname):
+        return None
+    return getproxies().get(split.scheme)
+
+
 class ServiceClient:
     def __init__(self, service: str, base_url: str, governor: Governor, *, timeout: float = 10.0,
                  max_retries: int = 3, max_connections: int = 50, headers: dict[str, str] | None = None,
@@ -105,21 +134,32 @@ class ServiceClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.stats = RequestStats()
-        self.base_url = base_url
-        # One pool per service, split into shards of at most POOL_SHARD connections: httpcore's pool
-        # scans all its connections on every request state change, so one pool of 50 costs far more
-        # CPU per request than five of 10 (measured in docs/performance.md).
-        shards = max(1, math.ceil(max_connections / POOL_SHARD))
-        per_shard = max(1, math.ceil(max_connections / shards))
-        self._clients = [httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers or {}, verify=_ssl_context(),
-            limits=httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard),
-        ) for _ in range(shards)]
-        self._in_flight = [0] * shards
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.headers = dict(headers or {})
+        # Opened on the first request: an aiohttp session belongs to the event loop it was made in,
+        # and a MarketDataSession may be built before its loop runs.
+        self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections,
+                                             ssl=_ssl_context(), ttl_dns_cache=300)
+            # Each of connect and read bounded by `timeout`, as httpx's timeout did; no total, so a
+            # large answer that keeps arriving is not cut off.
+            timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_connect=self.timeout,
+                                            sock_read=self.timeout)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self.headers,
+                                                  raise_for_status=False)
+            self._proxy = _env_proxy(self.base_url)
+        return self._session
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
                        parse: Callable[[Any], T] | None = None, bucket: str | None = None) -> T | Any:
@@ -162,36 +202,38 @@ class ServiceClient:
         self.stats.requests += 1
         self.stats.weight += weight
         sent = time.monotonic()
+        url = self.base_url + path
         try:
-            shard = min(range(len(self._clients)), key=self._in_flight.__getitem__)  # the least busy pool
-            self._in_flight[shard] += 1
-            try:
-                response = await self._clients[shard].get(path, params=params)
-            finally:
-                self._in_flight[shard] -= 1
-        except httpx.TimeoutException as exc:
+            async with self._open().get(url, params=_query(params), allow_redirects=False,
+                                        proxy=self._proxy) as response:
+                status, headers, reason = response.status, response.headers, response.reason or ""
+                content = await response.read()
+        except asyncio.TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors
             raise RetryableError(f"timeout on {path}: {type(exc).__name__}", service=self.service) from exc
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            # ClientError: refused, reset, closed mid-answer, a bad chunk or gzip stream; ValueError:
+            # an unusable URL. Both may be a passing fault of the network or the service.
             raise RetryableError(f"transport error on {path}: {type(exc).__name__} {exc}", service=self.service) from exc
         finally:
             self.governor.release()
         self.stats.round_trips.append(time.monotonic() - sent)
-        status = response.status_code
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s GET %s -> %s in %.0f ms", self.service, url, status, (time.monotonic() - sent) * 1000)
         self.stats.statuses[str(status)] = self.stats.statuses.get(str(status), 0) + 1
-        if response.headers.get(SIMULATOR_HEADER):
+        if headers.get(SIMULATOR_HEADER):
             self.stats.simulated = True
-        self.governor.observe_usage(response.headers)
-        _observe_quota(self.governor, response.headers)
+        self.governor.observe_usage(headers)
+        _observe_quota(self.governor, headers)
         if status == 200:
             try:
                 # orjson: about half json's CPU, and a cold scan decodes ~80 MB of klines answers. It
                 # refuses what is not strict JSON (NaN, trailing text), which json partly let through.
-                return orjson.loads(response.content)
+                return orjson.loads(content)
             except ValueError as exc:
                 raise MalformedResponseError(f"{path} answered 200 with a body that is not JSON: "
-                                             f"{response.text[:80]!r}", service=self.service, status=status) from exc
-        msg, code = _error_message(response)
-        retry_after = _retry_after(response)
+                                             f"{_text(content[:80])!r}", service=self.service, status=status) from exc
+        msg, code = _error_message(content, reason)
+        retry_after = _retry_after(headers)
         if status == 418:
             self.governor.ban(retry_after or 120)
             log.error("%s banned us for %ss: %s", self.service, retry_after, msg)

@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_scans_log_lines_carry_its_run_id(sim_settings, caplog):
     caplog.set_level(logging.INFO)
-    caplog.set_level(logging.INFO, logger="httpx")  # one line per request, written inside the async fetches
+    caplog.set_level(logging.DEBUG, logger="marketdata.http")  # one line per request, written inside the async fetches
     with log_context(task="outer"):
         run = scan("rsi", ["BTCUSDT", "ETHUSDT"])
         assert current() == {"task": "outer"}  # the scan's context ends with it
     during = [r for r in caplog.records if r.run_id == run.pk]
-    requests = [r for r in during if r.name == "httpx" and "/api/v3/klines" in r.getMessage()]
+    requests = [r for r in during if r.name == "marketdata.http" and "/api/v3/klines" in r.getMessage()]
     assert len(requests) >= 2, "every kline request of the scan is logged with its run id"
     summary = [r for r in during if r.name == "scanners.engine" and f"#{run.pk}" in r.getMessage()]
     assert summary and summary[0].task == "scan rsi"
@@ -37,7 +37,7 @@ def test_a_scans_log_lines_carry_its_run_id(sim_settings, caplog):
     line = TextFormatter("%(name)s%(context)s %(message)s").format(summary[0])
     assert line.startswith(f"scanners.engine [run={run.pk} task=scan rsi] scan rsi #{run.pk}")
     as_json = json.loads(JsonFormatter().format(requests[0]))
-    assert as_json["run_id"] == run.pk and as_json["logger"] == "httpx" and as_json["level"] == "INFO"
+    assert as_json["run_id"] == run.pk and as_json["logger"] == "marketdata.http" and as_json["level"] == "DEBUG"
 
 
 def test_an_alerts_send_is_logged_with_its_signal_id(sim, caplog):
