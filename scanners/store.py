@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
+from django.utils import timezone as dj_timezone
+
+from marketdata.archive import insert_rows
 
 from .coindata import CoinData, utc_ms
 from .models import ScanResult, ScanRun
@@ -31,6 +35,11 @@ SCANNER_INPUTS = {
 }
 
 
+@lru_cache(maxsize=4096)  # a scan's points share a few measurement times (one per bulk request)
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
+
+
 def snapshot_inputs(cd: CoinData, snap: CoinSnapshot) -> dict[str, dict]:
     """Every input a scanner could read, with the time its data were measured (None = missing)."""
     as_of_ms = utc_ms(snap.as_of)
@@ -38,15 +47,21 @@ def snapshot_inputs(cd: CoinData, snap: CoinSnapshot) -> dict[str, dict]:
     out = {name: {"value": getattr(snap, name), "as_of": candle_time} for name in CANDLE_INPUTS}
     for name, metric in METRIC_INPUTS.items():
         point = cd.value_at(metric, as_of_ms)
-        out[name] = {"value": getattr(snap, name),
-                     "as_of": datetime.fromtimestamp(point[0] / 1000, tz=timezone.utc).isoformat() if point else None}
+        out[name] = {"value": getattr(snap, name), "as_of": _iso_ms(point[0]) if point else None}
     out["social_activity_pct"] = {"value": snap.social_activity_pct, "as_of": out["social_volume_24h"]["as_of"]}
     out["age_hours"] = {"value": snap.age_hours, "as_of": snap.as_of.isoformat()}
     return out
 
 
+RESULT_FIELDS = ("run", "coin", "scanner", "score", "scores", "signal", "direction", "reasons", "missing", "inputs",
+                 "data_as_of", "created_at")
+
+
 def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]) -> int:
+    """One ScanResult per coin and scanner, written as bulk_create wrote them (created_at set per
+    row, in row order, as its auto_now_add did) by one executemany (marketdata.archive.insert_rows)."""
     rows, scored = [], 0
+    now = dj_timezone.now
     for symbol, per_scanner in outputs.items():
         cd, snap = g.coins[symbol], snaps[symbol]
         inputs = snapshot_inputs(cd, snap)
@@ -54,9 +69,7 @@ def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[
             scored += 1
         for scanner, o in per_scanner.items():
             used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
-            rows.append(ScanResult(run=run, coin_id=cd.coin_id, scanner=scanner, score=o.score, scores=o.scores,
-                                   signal=o.signal, direction=o.direction, reasons=o.reasons, missing=o.missing,
-                                   inputs={**used, **({"detail": o.detail} if o.detail else {})},
-                                   data_as_of=snap.candle_close_time))
-    ScanResult.objects.bulk_create(rows, batch_size=500)
+            rows.append((run.pk, cd.coin_id, scanner, o.score, o.scores, o.signal, o.direction, o.reasons, o.missing,
+                         {**used, **({"detail": o.detail} if o.detail else {})}, snap.candle_close_time, now()))
+    insert_rows(ScanResult, RESULT_FIELDS, rows)
     return scored

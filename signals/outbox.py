@@ -10,7 +10,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -80,13 +80,15 @@ def _value_of(own: dict[str, dict], u: UnifiedScore | None):
     return value_of
 
 
-def _entry_prices(pairs: set[tuple[int, datetime]], results: list[ScanResult]) -> dict[tuple[int, datetime], float]:
-    """Close of the 1h candle that closed at each time; else the close a scanner recorded as input."""
+def _entry_prices(pairs: set[tuple[int, datetime]], results: Iterable[tuple[int, datetime | None, dict | None]]
+                  ) -> dict[tuple[int, datetime], float]:
+    """Close of the 1h candle that closed at each time; else the close a scanner recorded as input.
+    `results` are (coin id, data_as_of, inputs) in the run's result order (the first input wins)."""
     prices: dict[tuple[int, datetime], float] = {}
-    for r in results:
-        value = ((r.inputs or {}).get("last_close") or {}).get("value")
-        if r.data_as_of and isinstance(value, (int, float)):
-            prices.setdefault((r.coin_id, r.data_as_of), float(value))
+    for coin_id, data_as_of, inputs in results:
+        value = ((inputs or {}).get("last_close") or {}).get("value")
+        if data_as_of and isinstance(value, (int, float)):
+            prices.setdefault((coin_id, data_as_of), float(value))
     if pairs:
         candles = Candle.objects.filter(interval="1h", coin_id__in={c for c, _ in pairs},
                                         open_time__in={t - timedelta(hours=1) for _, t in pairs})
@@ -97,45 +99,62 @@ def _entry_prices(pairs: set[tuple[int, datetime]], results: list[ScanResult]) -
 
 
 def find_candidates(run: ScanRun) -> list[Candidate]:
-    """Every (coin, scanner, direction) of the run that matched an enabled rule, at its highest tier."""
+    """Every (coin, scanner, direction) of the run that matched an enabled rule, at its highest tier.
+
+    The rules read every result's scores; only the coins that matched are read in full (inputs,
+    missing, reasons: most of a result's bytes) with the entry prices of their signals. A full scan
+    writes ~5,000 results and matches a few percent of them."""
     rules = list(AlertRule.objects.filter(enabled=True).order_by("tier", "pk"))
     by_scanner: dict[str, list[AlertRule]] = defaultdict(list)
     for rule in rules:
         by_scanner[rule.scanner].append(rule)
     if not by_scanner:
         return []
-    results = list(ScanResult.objects.filter(run=run))
+    results = list(ScanResult.objects.filter(run=run).values_list("pk", "coin_id", "scanner", "scores", "data_as_of"))
     unified = {u.coin_id: u for u in UnifiedScore.objects.filter(run=run)}
     own: dict[int, dict[str, dict]] = defaultdict(dict)
+    for _, coin_id, scanner, scores, _ in results:
+        own[coin_id][scanner] = scores or {}
+    matched: list[tuple[tuple, str, Match]] = []  # (result row, direction, match), in result order
     for r in results:
-        own[r.coin_id][r.scanner] = r.scores or {}
-    prices = _entry_prices({(r.coin_id, r.data_as_of) for r in results if r.data_as_of}
-                           | {(u.coin_id, u.data_as_of) for u in unified.values() if u.data_as_of}, results)
-    out: list[Candidate] = []
-    for r in results:
-        if r.scanner not in by_scanner or r.scanner not in METRICS:
+        _, coin_id, scanner, _, _ = r
+        if scanner not in by_scanner or scanner not in METRICS:
             continue
-        u = unified.get(r.coin_id)
-        for direction, match in evaluate(by_scanner[r.scanner], _value_of(own[r.coin_id], u)).items():
-            metric = headline_metric(r.scanner, direction)
-            out.append(Candidate(r.coin_id, r.scanner, match, {
-                "score": (r.scores or {}).get(metric), "score_metric": metric,
-                "unified_score": u.unified_score if u else None,
-                "candle_close_time": r.data_as_of, "data_as_of": r.data_as_of,
-                "entry_price": prices.get((r.coin_id, r.data_as_of)), "scores": r.scores or {},
-                "inputs": r.inputs or {}, "missing": r.missing or [], "reasons": r.reasons or []}))
+        u = unified.get(coin_id)
+        for direction, match in evaluate(by_scanner[scanner], _value_of(own[coin_id], u)).items():
+            matched.append((r, direction, match))
+    unified_matched: list[tuple[int, UnifiedScore, Match]] = []
     for coin_id, u in unified.items():
         if "unified" not in by_scanner:
             break
-        for direction, match in evaluate(by_scanner["unified"], _value_of(own[coin_id], u)).items():
-            out.append(Candidate(coin_id, "unified", match, {
-                "score": u.unified_score, "score_metric": "unified_score", "unified_score": u.unified_score,
-                "candle_close_time": u.data_as_of, "data_as_of": u.data_as_of,
-                "entry_price": prices.get((coin_id, u.data_as_of)),
-                "scores": {"unified_score": u.unified_score, "tier": u.tier, "label": u.label, "action": u.action,
-                           "confidence": u.confidence, "coverage": u.coverage, "confirmations": u.confirmations,
-                           "agreeing_scanners": u.agreeing_scanners, "breakdown": u.breakdown},
-                "inputs": u.components or {}, "missing": u.missing or [], "reasons": u.reasons or []}))
+        for match in evaluate(by_scanner["unified"], _value_of(own[coin_id], u)).values():
+            unified_matched.append((coin_id, u, match))
+    coins = {r[1] for r, _, _ in matched} | {coin_id for coin_id, _, _ in unified_matched}
+    full = list(ScanResult.objects.filter(run=run, coin_id__in=coins).values_list(
+        "pk", "coin_id", "data_as_of", "inputs", "missing", "reasons")) if coins else []
+    detail = {pk: (inputs, missing, reasons) for pk, _, _, inputs, missing, reasons in full}
+    prices = _entry_prices({(r[1], r[4]) for r, _, _ in matched if r[4]}
+                           | {(coin_id, u.data_as_of) for coin_id, u, _ in unified_matched if u.data_as_of},
+                           ((coin_id, at, inputs) for _, coin_id, at, inputs, _, _ in full))
+    out: list[Candidate] = []
+    for (pk, coin_id, scanner, scores, data_as_of), direction, match in matched:
+        inputs, missing, reasons = detail[pk]
+        metric = headline_metric(scanner, direction)
+        out.append(Candidate(coin_id, scanner, match, {
+            "score": (scores or {}).get(metric), "score_metric": metric,
+            "unified_score": unified[coin_id].unified_score if coin_id in unified else None,
+            "candle_close_time": data_as_of, "data_as_of": data_as_of,
+            "entry_price": prices.get((coin_id, data_as_of)), "scores": scores or {},
+            "inputs": inputs or {}, "missing": missing or [], "reasons": reasons or []}))
+    for coin_id, u, match in unified_matched:
+        out.append(Candidate(coin_id, "unified", match, {
+            "score": u.unified_score, "score_metric": "unified_score", "unified_score": u.unified_score,
+            "candle_close_time": u.data_as_of, "data_as_of": u.data_as_of,
+            "entry_price": prices.get((coin_id, u.data_as_of)),
+            "scores": {"unified_score": u.unified_score, "tier": u.tier, "label": u.label, "action": u.action,
+                       "confidence": u.confidence, "coverage": u.coverage, "confirmations": u.confirmations,
+                       "agreeing_scanners": u.agreeing_scanners, "breakdown": u.breakdown},
+            "inputs": u.components or {}, "missing": u.missing or [], "reasons": u.reasons or []}))
     skipped = [c for c in out if c.fields["candle_close_time"] is None]
     if skipped:
         log.warning("run %s: %d signal(s) skipped, no closed candle to anchor them", run.pk, len(skipped))

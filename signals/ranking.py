@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from marketdata.archive import insert_rows
 from scanners.models import ScanRun
 from scanners.pipeline import MSS_MAX_AGE_HOURS, ScannerOutput
 from scanners.snapshot import CoinSnapshot
@@ -60,28 +61,32 @@ def update_unified(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dic
     """Each scanned coin's unified score from this run's scanners and the still-fresh results of
     the others (kept on the coin's previous unified score)."""
     config = ScoringConfig.current()
+    weights, tier_thresholds = config.weights, config.tier_thresholds  # properties: read once, not per coin
     now = g.as_of
     max_age = scanner_max_age()
     ids = {g.coins[s].coin_id: s for s in outputs}
-    previous = {u.coin_id: u.components for u in UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True)}
+    previous = dict(UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).values_list("coin_id", "components"))
     rows = []
     for coin_id, symbol in ids.items():
         components = {name: c for name, c in (previous.get(coin_id) or {}).items()
                       if name in max_age and now - datetime.fromisoformat(c["as_of"]) <= max_age[name]}
         for scanner, o in outputs[symbol].items():
             components[scanner] = {"scores": o.scores, "as_of": now.isoformat(), "run": run.pk}
-        result = unify({k: v["scores"] for k, v in components.items()}, config.weights, config.tier_thresholds,
+        result = unify({k: v["scores"] for k, v in components.items()}, weights, tier_thresholds,
                        config.min_confirmations_tier1)
         snap = snaps[symbol]
         cv = result.cross_validation
-        rows.append(UnifiedScore(
-            coin_id=coin_id, run=run, computed_at=now, data_as_of=snap.candle_close_time,
-            unified_score=result.unified_score, tier=result.tier or "", label=result.label or "",
-            tier_demoted=result.tier_demoted, action=cv.action, confidence=cv.confidence, coverage=result.coverage,
-            confirmations=cv.confirmations, agreeing_scanners=cv.agreeing_scanners,
-            breakdown={k: vars(b) for k, b in result.breakdown.items()}, components=components,
-            missing=result.missing, reasons=result.reasons,
-            risk_level=risk_level(snap.age_hours, snap.pct_24h, result.coverage)))
+        rows.append((coin_id, run.pk, now, snap.candle_close_time, True, result.unified_score, result.tier or "",
+                     result.label or "", result.tier_demoted, cv.action, cv.confidence, result.coverage,
+                     cv.confirmations, cv.agreeing_scanners, {k: vars(b) for k, b in result.breakdown.items()},
+                     components, result.missing, result.reasons,
+                     risk_level(snap.age_hours, snap.pct_24h, result.coverage)))
     with transaction.atomic():
         UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).update(is_latest=False)
-        UnifiedScore.objects.bulk_create(rows, batch_size=500)
+        # What bulk_create wrote, without an instance per coin (marketdata.archive.insert_rows).
+        insert_rows(UnifiedScore, UNIFIED_FIELDS, rows)
+
+
+UNIFIED_FIELDS = ("coin", "run", "computed_at", "data_as_of", "is_latest", "unified_score", "tier", "label",
+                  "tier_demoted", "action", "confidence", "coverage", "confirmations", "agreeing_scanners",
+                  "breakdown", "components", "missing", "reasons", "risk_level")

@@ -1,0 +1,280 @@
+"""The scan's serial tail writes its rows without model instances (marketdata.archive.insert_rows) and
+reads back only what the alert rules need: the rows, their stored JSON text and the signals' fields
+must be exactly what the old way (bulk_create of instances, every result read back in full) gave on
+the same data. The old way is kept here as the reference."""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+
+from marketdata.archive import insert_rows
+from marketdata.models import Candle, Coin
+from scanners.coindata import HOUR_MS, CoinData, utc_ms
+from scanners.gather import Gathered
+from scanners.models import ScanResult, ScanRun
+from scanners.pipeline import SCANNERS, Thresholds, score_universe
+from scanners.store import SCANNER_INPUTS, save_results, snapshot_inputs
+from signals.models import AlertRule, ScoringConfig, UnifiedScore
+from signals.outbox import _value_of, find_candidates
+from signals.ranking import risk_level, scanner_max_age, unify, update_unified
+from signals.rules import METRICS, evaluate, headline_metric
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime(2026, 6, 1, 12, 0, 30, tzinfo=timezone.utc)
+AS_OF_MS = utc_ms(AS_OF)
+
+
+def universe(n: int = 14, seed: int = 7) -> Gathered:
+    """Coins with 300 hourly candles (a few with gaps or a short history), futures, social and
+    CoinGecko points, some listed days ago (MSS scores them)."""
+    rng = random.Random(seed)
+    coins: dict[str, CoinData] = {}
+    for i in range(n):
+        symbol = f"C{i}USDT"
+        c = Coin.objects.create(symbol=symbol, base_asset=f"C{i}", quote_asset="USDT")
+        listed = AS_OF_MS - rng.choice([30, 100, 150, 2000]) * HOUR_MS if i % 3 else None
+        cd = CoinData(symbol, c.id, listed, i % 2 == 0)
+        hours = 20 if i == 5 else 300
+        start = (AS_OF_MS // HOUR_MS) * HOUR_MS - hours * HOUR_MS
+        price = 1 + rng.random() * 100
+        for h in range(hours):
+            if i == 4 and h == hours - 10:
+                continue  # a gap
+            price *= 1 + rng.gauss(0, 0.02)
+            qv = rng.random() * 1e6 * (3 if h > hours - 24 and i % 4 == 0 else 1)
+            cd.candles.append((start + h * HOUR_MS, price, qv, qv * rng.random()))
+        at = AS_OF_MS - 600_000
+        cd.add_metric("funding_pct", at, rng.gauss(0, 0.05))
+        cd.add_metric("open_interest", at, 1e6 * (1 + rng.random()))
+        cd.add_metric("open_interest", at - 24 * HOUR_MS, 1e6)
+        cd.add_metric("top_position_ratio", at, 1 + rng.random() * 2)
+        for h in range(24):
+            cd.add_metric("futures_taker_buy_vol", at - h * HOUR_MS, rng.random() * 100)
+            cd.add_metric("futures_taker_sell_vol", at - h * HOUR_MS, rng.random() * 100)
+        for name, value in (("galaxy_score", rng.random() * 100), ("galaxy_score_previous", rng.random() * 100),
+                            ("alt_rank", rng.randint(1, 500)), ("alt_rank_previous", rng.randint(1, 500)),
+                            ("alt_rank_count", 500), ("sentiment", rng.random() * 100),
+                            ("social_volume_24h", rng.random() * 1e4)):
+            if i != 6:  # one coin without social data
+                cd.add_metric(name, at - 7_000, float(value))
+        cd.add_metric("fdv", at - 60_000, 1e8 * rng.random())
+        cd.add_metric("circulating_share_pct", at - 60_000, 100 * rng.random())
+        coins[symbol] = cd
+    g = Gathered(coins=coins, universe=[])
+    g.as_of = AS_OF
+    return g
+
+
+def scored(g: Gathered):
+    return score_universe(g.coins, g.as_of, Thresholds(), SCANNERS)
+
+
+def stored(model, run_field: str, run_id: int, exclude: set[str]) -> list[tuple]:
+    """The rows of one run as the database holds them (JSON as its text), in insertion order."""
+    fields = [f.column for f in model._meta.concrete_fields if f.name not in exclude]
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(fields)} FROM {table} WHERE {run_field} = %s ORDER BY id", [run_id])
+        return cursor.fetchall()
+
+
+# ---------------------------------------------------------------- the old way, as it was
+
+def save_results_old(run, g, snaps, outputs) -> int:
+    rows, scored_ = [], 0
+    for symbol, per_scanner in outputs.items():
+        cd, snap = g.coins[symbol], snaps[symbol]
+        inputs = snapshot_inputs(cd, snap)
+        if any(o.score is not None for o in per_scanner.values()):
+            scored_ += 1
+        for scanner, o in per_scanner.items():
+            used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
+            rows.append(ScanResult(run=run, coin_id=cd.coin_id, scanner=scanner, score=o.score, scores=o.scores,
+                                   signal=o.signal, direction=o.direction, reasons=o.reasons, missing=o.missing,
+                                   inputs={**used, **({"detail": o.detail} if o.detail else {})},
+                                   data_as_of=snap.candle_close_time))
+    ScanResult.objects.bulk_create(rows, batch_size=500)
+    return scored_
+
+
+def update_unified_old(run, g, snaps, outputs) -> None:
+    config = ScoringConfig.current()
+    now = g.as_of
+    max_age = scanner_max_age()
+    ids = {g.coins[s].coin_id: s for s in outputs}
+    previous = {u.coin_id: u.components for u in UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True)}
+    rows = []
+    for coin_id, symbol in ids.items():
+        components = {name: c for name, c in (previous.get(coin_id) or {}).items()
+                      if name in max_age and now - datetime.fromisoformat(c["as_of"]) <= max_age[name]}
+        for scanner, o in outputs[symbol].items():
+            components[scanner] = {"scores": o.scores, "as_of": now.isoformat(), "run": run.pk}
+        result = unify({k: v["scores"] for k, v in components.items()}, config.weights, config.tier_thresholds,
+                       config.min_confirmations_tier1)
+        snap = snaps[symbol]
+        cv = result.cross_validation
+        rows.append(UnifiedScore(
+            coin_id=coin_id, run=run, computed_at=now, data_as_of=snap.candle_close_time,
+            unified_score=result.unified_score, tier=result.tier or "", label=result.label or "",
+            tier_demoted=result.tier_demoted, action=cv.action, confidence=cv.confidence, coverage=result.coverage,
+            confirmations=cv.confirmations, agreeing_scanners=cv.agreeing_scanners,
+            breakdown={k: vars(b) for k, b in result.breakdown.items()}, components=components,
+            missing=result.missing, reasons=result.reasons,
+            risk_level=risk_level(snap.age_hours, snap.pct_24h, result.coverage)))
+    UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).update(is_latest=False)
+    UnifiedScore.objects.bulk_create(rows, batch_size=500)
+
+
+def entry_prices_old(pairs, results):
+    prices = {}
+    for r in results:
+        value = ((r.inputs or {}).get("last_close") or {}).get("value")
+        if r.data_as_of and isinstance(value, (int, float)):
+            prices.setdefault((r.coin_id, r.data_as_of), float(value))
+    if pairs:
+        candles = Candle.objects.filter(interval="1h", coin_id__in={c for c, _ in pairs},
+                                        open_time__in={t - timedelta(hours=1) for _, t in pairs})
+        for coin_id, open_time, close in candles.values_list("coin_id", "open_time", "close"):
+            if (coin_id, open_time + timedelta(hours=1)) in pairs:
+                prices[(coin_id, open_time + timedelta(hours=1))] = close
+    return prices
+
+
+def find_candidates_old(run) -> list[tuple]:
+    rules = list(AlertRule.objects.filter(enabled=True).order_by("tier", "pk"))
+    by_scanner = defaultdict(list)
+    for rule in rules:
+        by_scanner[rule.scanner].append(rule)
+    if not by_scanner:
+        return []
+    results = list(ScanResult.objects.filter(run=run))
+    unified = {u.coin_id: u for u in UnifiedScore.objects.filter(run=run)}
+    own = defaultdict(dict)
+    for r in results:
+        own[r.coin_id][r.scanner] = r.scores or {}
+    prices = entry_prices_old({(r.coin_id, r.data_as_of) for r in results if r.data_as_of}
+                              | {(u.coin_id, u.data_as_of) for u in unified.values() if u.data_as_of}, results)
+    out = []
+    for r in results:
+        if r.scanner not in by_scanner or r.scanner not in METRICS:
+            continue
+        u = unified.get(r.coin_id)
+        for direction, match in evaluate(by_scanner[r.scanner], _value_of(own[r.coin_id], u)).items():
+            metric = headline_metric(r.scanner, direction)
+            out.append((r.coin_id, r.scanner, match, {
+                "score": (r.scores or {}).get(metric), "score_metric": metric,
+                "unified_score": u.unified_score if u else None,
+                "candle_close_time": r.data_as_of, "data_as_of": r.data_as_of,
+                "entry_price": prices.get((r.coin_id, r.data_as_of)), "scores": r.scores or {},
+                "inputs": r.inputs or {}, "missing": r.missing or [], "reasons": r.reasons or []}))
+    for coin_id, u in unified.items():
+        if "unified" not in by_scanner:
+            break
+        for direction, match in evaluate(by_scanner["unified"], _value_of(own[coin_id], u)).items():
+            out.append((coin_id, "unified", match, {
+                "score": u.unified_score, "score_metric": "unified_score", "unified_score": u.unified_score,
+                "candle_close_time": u.data_as_of, "data_as_of": u.data_as_of,
+                "entry_price": prices.get((coin_id, u.data_as_of)),
+                "scores": {"unified_score": u.unified_score, "tier": u.tier, "label": u.label, "action": u.action,
+                           "confidence": u.confidence, "coverage": u.coverage, "confirmations": u.confirmations,
+                           "agreeing_scanners": u.agreeing_scanners, "breakdown": u.breakdown},
+                "inputs": u.components or {}, "missing": u.missing or [], "reasons": u.reasons or []}))
+    return [c for c in out if c[3]["candle_close_time"] is not None]
+
+
+# ---------------------------------------------------------------- the comparisons
+
+def test_insert_rows_stores_what_bulk_create_stores():
+    a, b = (Coin.objects.create(symbol=s, base_asset=s[:1], quote_asset="USDT") for s in ("AUSDT", "BUSDT"))
+    runs = [ScanRun.objects.create(scanner="all") for _ in range(2)]
+    at = datetime(2026, 5, 1, 10, tzinfo=timezone.utc)
+    values = [  # an int score (stored as a float), non-ASCII reasons, None, nested JSON, a naive-free datetime
+        dict(coin_id=a.id, scanner="rsi", score=7, scores={"rsi": 23.5, "technical": 9}, signal="oversold",
+             direction="LONG", reasons=["RSI 23.50 < 25 → oversold ≥"], missing=[],
+             inputs={"last_close": {"value": 1.5, "as_of": at.isoformat()}}, data_as_of=at, created_at=at),
+        dict(coin_id=b.id, scanner="mss", score=None, scores={"mss": None, "coverage": 0.0}, signal="", direction="",
+             reasons=[], missing=["fdv", "age_hours"], inputs={"detail": {"phases": [1, 2.5, None]}},
+             data_as_of=None, created_at=at + timedelta(microseconds=1)),
+        dict(coin_id=b.id, scanner="social", score=81.25, scores={"momentum": 81.25, "trending": True},
+             signal="trending", direction="LONG", reasons=["x"], missing=[], inputs={}, data_as_of=at,
+             created_at=at + timedelta(microseconds=2)),
+    ]
+    ScanResult.objects.bulk_create([ScanResult(run=runs[0], **v) for v in values])
+    fields = ("run", "coin", "scanner", "score", "scores", "signal", "direction", "reasons", "missing", "inputs",
+              "data_as_of", "created_at")
+    assert insert_rows(ScanResult, fields, [(runs[1].pk, *(v[f if f != "coin" else "coin_id"] for f in fields[1:]))
+                                            for v in values]) == 3
+    assert insert_rows(ScanResult, fields, []) == 0
+    old, new = (stored(ScanResult, "run_id", r.pk, {"id", "run", "created_at"}) for r in runs)
+    assert new == old
+    # bulk_create sets auto_now_add itself; insert_rows stores the value passed
+    assert [(r.score, r.created_at) for r in ScanResult.objects.filter(run=runs[1]).order_by("id")] == \
+        [(7.0, at), (None, at + timedelta(microseconds=1)), (81.25, at + timedelta(microseconds=2))]
+
+
+def test_save_results_writes_the_rows_the_old_way_wrote():
+    g = universe()
+    snaps, outputs = scored(g)
+    old_run, new_run = ScanRun.objects.create(scanner="all"), ScanRun.objects.create(scanner="all")
+    assert save_results(new_run, g, snaps, outputs) == save_results_old(old_run, g, snaps, outputs)
+    old = stored(ScanResult, "run_id", old_run.pk, {"id", "run", "created_at"})
+    new = stored(ScanResult, "run_id", new_run.pk, {"id", "run", "created_at"})
+    assert len(new) == sum(len(o) for o in outputs.values()) > 50
+    assert new == old
+    # created_at as auto_now_add set it: per row, in row order
+    created = list(ScanResult.objects.filter(run=new_run).order_by("id").values_list("created_at", flat=True))
+    assert created == sorted(created)
+
+
+def test_update_unified_writes_the_rows_the_old_way_wrote():
+    g = universe()
+    snaps, outputs = scored(g)
+    rsi_only = {s: {k: v for k, v in o.items() if k == "rsi"} for s, o in outputs.items()}
+    runs = [ScanRun.objects.create(scanner="all"), ScanRun.objects.create(scanner="rsi")]
+    got = {}
+    for name, write in (("old", update_unified_old), ("new", update_unified)):
+        # the second scan keeps the first one's still-fresh components, and supersedes its scores
+        write(runs[0], g, snaps, outputs)
+        write(runs[1], g, snaps, rsi_only)
+        got[name] = [stored(UnifiedScore, "run_id", run.pk, {"id", "run"}) for run in runs]
+        UnifiedScore.objects.all().delete()
+    assert got["new"] == got["old"]
+    assert len(got["new"][0]) == len(got["new"][1]) == len(g.coins)
+
+
+def test_find_candidates_finds_what_the_old_way_found():
+    g = universe(30, seed=11)
+    snaps, outputs = scored(g)
+    run = ScanRun.objects.create(scanner="all", status=ScanRun.COMPLETED, finished_at=AS_OF)
+    save_results(run, g, snaps, outputs)
+    update_unified(run, g, snaps, outputs)
+    # Permissive rules so that many coins match, of every scanner; a candle for a third of the coins
+    # (the entry price comes from it), the RSI result's last close for the rest.
+    for i, (scanner, metric, comparison, threshold, direction, kind) in enumerate([
+            ("rsi", "rsi", "lt", 60, "LONG", "oversold"), ("smart_money", "accumulation", "gte", 1, "LONG", "accumulating"),
+            ("smart_money", "distribution", "gte", 1, "SHORT", "distributing"), ("mss", "mss", "gte", 1, "LONG", "gem"),
+            ("social", "momentum", "gte", 40, "LONG", "trending"),
+            ("unified", "unified_score", "gte", 20, "LONG", "unified")]):
+        AlertRule.objects.create(name=f"test {i}", tier=3, scanner=scanner, metric=metric, comparison=comparison,
+                                 threshold=threshold, direction=direction, kind=kind)
+    for n, (symbol, snap) in enumerate(snaps.items()):
+        if n % 3 == 0 and snap.candle_close_time:
+            close = snap.last_close * 1.01
+            Candle.objects.create(coin_id=g.coins[symbol].coin_id, interval="1h",
+                                  open_time=snap.candle_close_time - timedelta(hours=1),
+                                  close_time=snap.candle_close_time - timedelta(milliseconds=1), open=close, high=close,
+                                  low=close, close=close, volume=1, quote_volume=1, trades=1, taker_buy_base_volume=0,
+                                  taker_buy_quote_volume=0)
+    old = find_candidates_old(run)
+    new = [(c.coin_id, c.scanner, c.match, c.fields) for c in find_candidates(run)]
+    assert len(new) > 40 and {c[1] for c in new} >= {"rsi", "smart_money", "unified", "social"}
+    assert new == old
+    assert any(c[3]["entry_price"] is not None for c in new)
+    # no rule enabled: nothing read
+    AlertRule.objects.update(enabled=False)
+    assert find_candidates(run) == find_candidates_old(run) == []
