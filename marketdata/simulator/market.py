@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .episodes import DEFAULT_PARAMS, EpisodeParams
-from .klines import DAY_MS, SERVED_HOURS, VALID_INTERVALS, KlineBook  # noqa: F401 (re-exported)
+from .klines import CHUNK as KLINE_CHUNK, DAY_MS, SERVED_HOURS, VALID_INTERVALS, KlineBook  # noqa: F401 (re-exported)
 from .paths import FIELDS, Block, block_end_state, generate_block, partial_candle
 from .universe import BLOCK_H, HOUR_MS, ORIGIN_H, Instrument, Universe, hour_ms, hour_of
 
@@ -31,6 +31,10 @@ class MarketError(Exception):
 
 def _f8(x: float) -> str:
     return f"{x:.8f}"
+
+
+# hours of hourly spot candles warm() renders ahead: a cold scan's 501 rounded up to whole chunks
+WARM_KLINE_HOURS = 512
 
 
 class SimMarket:
@@ -198,13 +202,22 @@ class SimMarket:
             return [x for x in self.universe.old + self.universe.cross
                     + self.universe._listings if x.list_h <= h]
 
-    def warm(self) -> int:
-        """Generate every visible pair's path up to now (the slow part of a cold start)."""
+    def warm(self, kline_hours: int = WARM_KLINE_HOURS) -> int:
+        """Generate every visible pair's path up to now (the slow part of a cold start), and render
+        the closed hourly spot candles of its last `kline_hours` hours into the kline cache: a
+        scanner's cold start asks every coin for its last 500, and formatting them on demand was
+        most of the simulator's CPU in a benchmark whose scanner shares its cores (a real exchange
+        does not build its history per request either)."""
         now = self.now_ms()
         items = self.instruments(now)
         for inst in items:
             h = max(inst.list_h, hour_of(now) - 1000)
             self._hours(inst, h, max(h, self._last_hour(inst, now)), now)
+            if kline_hours > 0:
+                # From a chunk boundary, so every closed chunk of the span is cached whole (and
+                # from the last candle: a delisted pair's are its last ones).
+                start_h = (self._last_hour(inst, now) - kline_hours) // KLINE_CHUNK * KLINE_CHUNK
+                self.kline_book.body("spot", inst, "1h", hour_ms(start_h), None, 1000, now)
         return len(items)
 
     @staticmethod
