@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cryptosatx.bench.scan import budget_floor, dependency_floor
+from cryptosatx.bench.scan import budget_floor, dependency_floor, lowest_possible_ratio
 
 
 def stats(requests, **buckets):
@@ -25,3 +25,12 @@ def test_the_budget_floor_is_zero_within_one_window_and_counts_the_excess_beyond
     assert budget_floor({"binance_futures": {"weight": 2400, "futures_data": 1000}}) == 0
     # 600 futures weight beyond 2,400 a minute refills at 40 a second: 15 s
     assert budget_floor({"binance_futures": {"weight": 3000}}) == pytest.approx(15)
+
+
+def test_the_lowest_possible_ratio_of_a_plan_that_waits_for_its_universe():
+    # 169 requests (98 coins): one round trip, then 168 over 50 connections = 4.36 of the floor's 3.38
+    assert lowest_possible_ratio(169, 50) == pytest.approx(218 / 169)
+    assert lowest_possible_ratio(169, 50) > 1.25
+    assert lowest_possible_ratio(196, 50) == pytest.approx(1.25)  # the size from which 1.25 is possible
+    assert lowest_possible_ratio(1674, 50) == pytest.approx(1723 / 1674)
+    assert lowest_possible_ratio(0, 50) == 0.0

@@ -123,6 +123,15 @@ def dependency_floor(run, rtt: float) -> tuple[float, dict[str, int]]:
     return waves * rtt, {"bulk": bulk, "per_coin": per_coin, "shortlist": shortlist, "waves": waves}
 
 
+def lowest_possible_ratio(requests: int, concurrency: int) -> float:
+    """The lowest `ratio_to_floor` any plan can reach whose per-coin requests must wait for the
+    universe (`exchangeInfo`): one round trip for it, then the other requests perfectly pipelined
+    over `concurrency` connections with no CPU at all, against the floor's requests ÷ concurrency
+    round trips: (requests + concurrency − 1) ÷ requests. Below 4 × concurrency − 4 requests (196
+    at 50) it exceeds 1.25, so at about 100 coins the target cannot be met by any scan."""
+    return (requests + concurrency - 1) / requests if requests else 0.0
+
+
 def run_inner(coins: int) -> dict:
     from django.core.management import call_command
 
@@ -156,6 +165,7 @@ def run_inner(coins: int) -> dict:
     return {
         "coins": cold.universe_size, "requests": requests,
         "dependency_floor_seconds": round(depth, 3), "plan_waves": plan,
+        "lowest_possible_ratio": round(lowest_possible_ratio(requests, settings.PARALLEL_MAX_CONCURRENT), 3),
         "requests_by_host": {k: v["requests"] for k, v in cold.requests.items()},
         "weight_by_host": {k: v["weight"] for k, v in cold.requests.items()},
         "wall_seconds": round(wall, 3), "floor_seconds": round(floor, 3),
