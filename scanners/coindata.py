@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import itemgetter
 
 from .snapshot import CoinSnapshot, snapshot_from_candles
 
@@ -29,6 +30,7 @@ STALENESS_MS = {
     "fdv": 2 * DAY_MS, "circulating_share_pct": 2 * DAY_MS,
 }
 OI_LOOKBACK_TOLERANCE_MS = 90 * 60_000  # the "24h ago" open interest may be 22.5–25.5h old
+_CLOSE = itemgetter(1)
 
 
 @dataclass
@@ -74,7 +76,7 @@ class CoinData:
     def closes_until(self, as_of_ms: int) -> tuple[list[float], int | None]:
         """Closes of the candles closed by `as_of_ms`, and the close time of the newest one."""
         i = bisect_right(self.candles, (as_of_ms - HOUR_MS, float("inf"), 0.0, 0.0))
-        closes = [c[1] for c in self.candles[:i]]
+        closes = list(map(_CLOSE, self.candles[:i]))
         return closes, (self.candles[i - 1][0] + HOUR_MS if i else None)
 
 
@@ -97,9 +99,11 @@ def _futures_taker_share(cd: CoinData, as_of_ms: int) -> float | None:
     return 100 * buy / (buy + sell) if buy + sell > 0 else None
 
 
-def _volume_change(candles: list[tuple[int, float, float, float]], as_of_ms: int) -> float | None:
-    """Quote volume of the last 24 closed hours against the 24 before, in percent."""
-    closed = [c for c in candles if c[0] + HOUR_MS <= as_of_ms][-48:]
+def _volume_change(candles: list[tuple[int, float, float, float]], as_of_ms: int, all_closed: bool = False
+                   ) -> float | None:
+    """Quote volume of the last 24 closed hours against the 24 before, in percent (`all_closed`: the
+    caller kept only candles closed by `as_of_ms`, so they need not be filtered again)."""
+    closed = (candles if all_closed else [c for c in candles if c[0] + HOUR_MS <= as_of_ms])[-48:]
     if len(closed) < 48 or closed[-1][0] - closed[0][0] != 47 * HOUR_MS:
         return None
     before, last = sum(c[2] for c in closed[:24]), sum(c[2] for c in closed[24:])
@@ -111,9 +115,11 @@ def build_snapshot(cd: CoinData, as_of: datetime, social_activity_pct: float | N
     as_of_ms = int(as_of.timestamp() * 1000)
     # 8 days of candles are all the snapshot fields need (the 7-day volume average before the last 24h).
     recent = [c for c in cd.candles[-(24 * 8 + 2):] if c[0] + HOUR_MS <= as_of_ms]
+    all_closed = True
     if len(recent) < 24 * 8 and len(cd.candles) > len(recent):  # as_of lies further back: search the history
         end = bisect_right(cd.candles, (as_of_ms - HOUR_MS, float("inf"), 0.0, 0.0))
         recent = cd.candles[max(0, end - 24 * 8 - 1):end]
+        all_closed = False
 
     def val(name: str) -> float | None:
         point = cd.value_at(name, as_of_ms)
@@ -128,7 +134,7 @@ def build_snapshot(cd: CoinData, as_of: datetime, social_activity_pct: float | N
         social_volume_24h=val("social_volume_24h"), social_activity_pct=social_activity_pct,
         galaxy_score=val("galaxy_score"), galaxy_score_previous=val("galaxy_score_previous"),
         alt_rank=val("alt_rank"), alt_rank_previous=val("alt_rank_previous"), sentiment=val("sentiment"),
-        volume_change_24h_pct=_volume_change(recent, as_of_ms),
+        volume_change_24h_pct=_volume_change(recent, as_of_ms, all_closed),
         fdv=val("fdv"), age_hours=age, circulating_share_pct=val("circulating_share_pct"),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -90,6 +91,7 @@ def _utc(t: datetime | int | float) -> datetime:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
 _HOUR_US = 3_600_000_000
+_HOUR_MS = 3_600_000
 
 
 def _us(t: datetime | int | float) -> int:
@@ -116,6 +118,26 @@ def _closed(candles: Iterable[Any], as_of: datetime) -> list[tuple[int, float, f
     return [by_time[t] for t in sorted(by_time)]
 
 
+def _closed_as_kept(candles: Any, as_of: datetime) -> list[tuple[int, float, float, float]] | None:
+    """The closed candles of a list as CoinData keeps it (tuples of an integer open time in
+    milliseconds, strictly increasing, and three floats), as they are: a slice found by bisection,
+    open times still in milliseconds. None for anything else (datetimes, duplicates, disorder, other
+    types or shapes), which `_closed` handles. The values are those `_closed` gives (its float() of a
+    float is the float itself; its times are these × 1000), so every field derived from either is
+    the same (tests compare the two); a cold scan derives ~200 candles' fields per coin, twice."""
+    if type(candles) is not list:
+        return None
+    if not candles:
+        return []
+    if set(map(type, candles)) != {tuple} or set(map(len, candles)) != {4}:
+        return None
+    times, closes, quote, taker = zip(*candles)
+    if set(map(type, times)) != {int} or not all(map(operator.lt, times, times[1:])) \
+            or set(map(type, closes)) | set(map(type, quote)) | set(map(type, taker)) != {float}:
+        return None
+    return candles[:bisect_right(times, (_us(as_of) - _HOUR_US) // 1000)]  # t * 1000 <= end
+
+
 def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
@@ -126,38 +148,47 @@ def closed_candles(candles: Iterable[Any], as_of: datetime) -> list[HourlyCandle
     return [HourlyCandle(_from_us(t), close, qv, tb) for t, close, qv, tb in _closed(candles, as_of)]
 
 
-def _window(closed: list[tuple[int, float, float, float]], count: int) -> list[tuple[int, float, float, float]] | None:
+_FIRST, _QUOTE, _TAKER = operator.itemgetter(0), operator.itemgetter(2), operator.itemgetter(3)
+
+
+def _window(closed: list[tuple[int, float, float, float]], count: int, hour: int = _HOUR_US
+            ) -> list[tuple[int, float, float, float]] | None:
     """The ``count`` consecutive hours ending at the newest closed candle, or None on a gap:
-    a gap would silently stretch "4h" over more than four hours. (``closed`` as `_closed` gives it.)"""
+    a gap would silently stretch "4h" over more than four hours. (``closed`` as `_closed` gives it,
+    or `_closed_as_kept` with ``hour`` in milliseconds.)"""
     if len(closed) < count:
         return None
     last = closed[-1][0]
     tail = closed[-count:]
-    if tail[0][0] == last - (count - 1) * _HOUR_US and all(b[0] - a[0] == _HOUR_US for a, b in zip(tail, tail[1:])):
-        return tail
+    if tail[0][0] == last - (count - 1) * hour:
+        times = list(map(_FIRST, tail))
+        if all(map(hour.__eq__, map(operator.sub, times[1:], times))):  # each an hour after the one before
+            return tail
     by_time = {c[0]: c for c in closed}
-    window = [by_time.get(last - k * _HOUR_US) for k in range(count - 1, -1, -1)]
+    window = [by_time.get(last - k * hour) for k in range(count - 1, -1, -1)]
     return None if any(c is None for c in window) else window  # type: ignore[return-value]
 
 
-def _pct(closed: list[tuple[int, float, float, float]], hours: int) -> float | None:
-    w = _window(closed, hours + 1)
+def _pct(closed: list[tuple[int, float, float, float]], hours: int, hour: int = _HOUR_US) -> float | None:
+    w = _window(closed, hours + 1, hour)
     if w is None or w[0][1] <= 0:
         return None
     return (w[-1][1] / w[0][1] - 1) * 100
 
 
-def _buy_pressure(closed: list[tuple[int, float, float, float]], hours: int = 24) -> float | None:
-    w = _window(closed, hours)
-    total = sum(c[2] for c in w) if w else 0.0
-    return None if not w or total <= 0 else 100 * sum(c[3] for c in w) / total
+def _buy_pressure(closed: list[tuple[int, float, float, float]], hours: int = 24, hour: int = _HOUR_US
+                  ) -> float | None:
+    w = _window(closed, hours, hour)
+    total = sum(map(_QUOTE, w)) if w else 0.0
+    return None if not w or total <= 0 else 100 * sum(map(_TAKER, w)) / total
 
 
-def _volumes(closed: list[tuple[int, float, float, float]]) -> tuple[float | None, float | None]:
-    last24 = _window(closed, 24)
-    last8d = _window(closed, 24 * 8)
-    vol24 = sum(c[2] for c in last24) if last24 else None
-    avg7 = sum(c[2] for c in last8d[:-24]) / 7 if last8d else None
+def _volumes(closed: list[tuple[int, float, float, float]], hour: int = _HOUR_US
+             ) -> tuple[float | None, float | None]:
+    last24 = _window(closed, 24, hour)
+    last8d = _window(closed, 24 * 8, hour)
+    vol24 = sum(map(_QUOTE, last24)) if last24 else None
+    avg7 = sum(map(_QUOTE, last8d[:-24])) / 7 if last8d else None
     return vol24, avg7
 
 
@@ -180,14 +211,18 @@ def quote_volumes(candles: Iterable[Any], as_of: datetime) -> tuple[float | None
 def snapshot_from_candles(symbol: str, as_of: datetime, candles: Iterable[Any], **inputs: Any) -> CoinSnapshot:
     """A snapshot whose candle-derived fields come from the closed 1h ``candles``; ``inputs``
     sets the other fields (and wins over a derived one of the same name)."""
-    closed = _closed(candles, as_of)  # once: every field below reads the same closed run
-    vol24, avg7 = _volumes(closed)
+    closed = _closed_as_kept(candles, as_of)  # once: every field below reads the same closed run
+    if closed is not None:
+        hour, to_us = _HOUR_MS, 1000  # open times in milliseconds
+    else:
+        closed, hour, to_us = _closed(candles, as_of), _HOUR_US, 1
+    vol24, avg7 = _volumes(closed, hour)
     derived: dict[str, Any] = {
-        "candle_close_time": _from_us(closed[-1][0] + _HOUR_US) if closed else None,
+        "candle_close_time": _from_us((closed[-1][0] + hour) * to_us) if closed else None,
         "last_close": closed[-1][1] if closed else None,
-        "pct_4h": _pct(closed, 4),
-        "pct_24h": _pct(closed, 24),
-        "buy_pressure_pct": _buy_pressure(closed),
+        "pct_4h": _pct(closed, 4, hour),
+        "pct_24h": _pct(closed, 24, hour),
+        "buy_pressure_pct": _buy_pressure(closed, 24, hour),
         "quote_volume_24h": vol24,
         "avg_daily_quote_volume_7d": avg7,
     }
