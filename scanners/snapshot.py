@@ -63,19 +63,23 @@ class CoinSnapshot:
     def __post_init__(self) -> None:
         if not isinstance(self.as_of, datetime) or self.as_of.utcoffset() is None:
             raise ValueError(f"{self.symbol}: as_of must be a timezone-aware datetime")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("symbol", "as_of", "candle_close_time") or value is None:
+        for name in _NUMBER_FIELDS:
+            value = getattr(self, name)
+            if value is None:
                 continue
             # A string here (Binance sends numbers as strings) would fail later with an obscure
             # comparison error; fail now with the field's name instead.
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{self.symbol}: {f.name} must be a number or None, got {value!r}")
+                raise TypeError(f"{self.symbol}: {name} must be a number or None, got {value!r}")
             if not math.isfinite(value):  # NaN/inf from a division upstream: unknown, so missing
-                object.__setattr__(self, f.name, None)
+                object.__setattr__(self, name, None)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+# the fields __post_init__ checks, in declaration order (looked up once, not per snapshot)
+_NUMBER_FIELDS = tuple(f.name for f in fields(CoinSnapshot) if f.name not in ("symbol", "as_of", "candle_close_time"))
 
 
 # ---------------------------------------------------------------- derived from closed candles

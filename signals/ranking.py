@@ -67,16 +67,17 @@ def update_unified(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dic
     ids = {g.coins[s].coin_id: s for s in outputs}
     previous = dict(UnifiedScore.objects.filter(coin_id__in=ids, is_latest=True).values_list("coin_id", "components"))
     rows = []
+    now_iso, run_id = now.isoformat(), run.pk
     for coin_id, symbol in ids.items():
         components = {name: c for name, c in (previous.get(coin_id) or {}).items()
                       if name in max_age and now - datetime.fromisoformat(c["as_of"]) <= max_age[name]}
         for scanner, o in outputs[symbol].items():
-            components[scanner] = {"scores": o.scores, "as_of": now.isoformat(), "run": run.pk}
+            components[scanner] = {"scores": o.scores, "as_of": now_iso, "run": run_id}
         result = unify({k: v["scores"] for k, v in components.items()}, weights, tier_thresholds,
                        config.min_confirmations_tier1)
         snap = snaps[symbol]
         cv = result.cross_validation
-        rows.append((coin_id, run.pk, now, snap.candle_close_time, True, result.unified_score, result.tier or "",
+        rows.append((coin_id, run_id, now, snap.candle_close_time, True, result.unified_score, result.tier or "",
                      result.label or "", result.tier_demoted, cv.action, cv.confidence, result.coverage,
                      cv.confirmations, cv.agreeing_scanners, {k: vars(b) for k, b in result.breakdown.items()},
                      components, result.missing, result.reasons,
