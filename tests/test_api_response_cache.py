@@ -142,3 +142,18 @@ def test_an_answer_marked_private_is_not_shared():
         answer = middleware(RequestFactory().get(RANKING))
         assert "X-Cache" not in answer
     assert len(calls) == 2
+
+
+def test_each_accept_is_cached_as_negotiated_and_html_never(client):
+    axios = "application/json, text/plain, */*"  # what browser HTTP libraries send
+    first = client.get(RANKING, HTTP_ACCEPT=axios)
+    assert first["X-Cache"] == "miss" and first["Content-Type"] == "application/json"
+    again = client.get(RANKING, HTTP_ACCEPT=axios)
+    assert again["X-Cache"] == "hit" and again.content == first.content
+    assert client.get(RANKING, HTTP_ACCEPT="application/json")["X-Cache"] == "miss"  # its own key
+    refused = client.get(RANKING, HTTP_ACCEPT="text/plain")  # nothing DRF renders: a 406, never stored
+    assert refused.status_code == 406 and "X-Cache" not in refused
+    assert client.get(RANKING, HTTP_ACCEPT="text/plain").status_code == 406
+    for accept in ("text/html", "text/html,application/xhtml+xml,*/*;q=0.8"):
+        page = client.get(RANKING, HTTP_ACCEPT=accept)
+        assert "X-Cache" not in page and page["Content-Type"].startswith("text/html")

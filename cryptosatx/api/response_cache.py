@@ -29,7 +29,8 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 CACHED_PATHS = re.compile(r"^/api/(?:scan/unified-ranking|coins/[^/]+|analytics/win-rates)$")
-JSON_ACCEPT = {"", "*/*", "application/json"}
+# An Accept naming HTML may get the browsable API (a page with the user's CSRF token): never shared.
+HTML_ACCEPT = re.compile(r"html", re.I)
 DROPPED_HEADERS = {"set-cookie", "content-length", "date", "age", "x-cache"}
 NOT_SHARED = re.compile(r"\b(?:private|no-store|no-cache)\b", re.I)  # a view that says not to share its answer
 VERSION_SECONDS = 1.0  # how long a process trusts the data version it last read
@@ -102,10 +103,13 @@ def cache_key(request: HttpRequest) -> str | None:
     meta = request.META
     if "HTTP_AUTHORIZATION" in meta or settings.SESSION_COOKIE_NAME in request.COOKIES:
         return None
-    if meta.get("HTTP_ACCEPT", "").strip() not in JSON_ACCEPT or "format" in request.GET:
+    accept = " ".join(meta.get("HTTP_ACCEPT", "").split())
+    if HTML_ACCEPT.search(accept) or "format" in request.GET:
         return None
     url = f"{request.scheme}://{meta.get('HTTP_HOST', '')}{request.path_info}?{meta.get('QUERY_STRING', '')}"
-    digest = hashlib.sha256(f"{data_version()}\n{url}".encode()).hexdigest()
+    # Keyed by the Accept too: the answer is what content negotiation chose for it (JSON, or a 406
+    # that is not stored), and clients send a handful of these (`application/json, text/plain, */*`).
+    digest = hashlib.sha256(f"{data_version()}\n{accept}\n{url}".encode()).hexdigest()
     return f"api-response:{digest}"
 
 
