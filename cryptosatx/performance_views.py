@@ -1,74 +1,25 @@
-"""/performance: the performance dashboard (PLAN.md §4.3). Every number comes from the functions behind the
+"""/performance: the performance dashboard (PLAN.md §4.3). Every number comes (through
+performance.dashboard, which computes them together and keeps them 5 minutes) from the functions behind the
 API — win_rates (/api/analytics/win-rates), calibration (/api/analytics/calibration), thresholds_report
 (/api/analytics/thresholds) and, per month, the same rows and `summarise` call as monthly_report's `overall`
 (/api/reports/monthly) — so the page and the API cannot disagree. The parameters are validated by the same
 fields as the API's; a bad one is a 400 page saying what is allowed."""
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime
-
 from django.conf import settings
 from django.shortcuts import render
-from django.utils import timezone
 from rest_framework import serializers
 
-from performance.calibration import calibration
-from performance.models import HORIZONS, SignalOutcome
+from performance.dashboard import DEFAULT_DAYS, cached_numbers
+from performance.models import HORIZONS
 from performance.optimizer import HORIZON as THRESHOLD_HORIZON
-from performance.optimizer import thresholds_report
-from performance.queries import win_rates
-from performance.reports import month_bounds
-from performance.stats import summarise
 
 from .api.serializers.analytics import days_field, horizon_field
-
-DEFAULT_DAYS = 90
-LISTED = 10  # best and worst signals shown
 
 
 class PerformanceParams(serializers.Serializer):
     days = days_field(DEFAULT_DAYS)
     horizon = horizon_field()
-
-
-def _months(first: date, last: date) -> list[tuple[int, int]]:
-    months, (y, m) = [], (first.year, first.month)
-    while (y, m) <= (last.year, last.month):
-        months.append((y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return months
-
-
-def trend_and_signals(days: int, horizon: str, since: datetime, now: datetime) -> tuple[list[dict], dict]:
-    """The calendar months from the one holding `since` to the current one, each summarised exactly as
-    monthly_report's `overall` (the month's outcomes at `horizon`, window = the month's days); and the best
-    and worst evaluated signals of the window (candle closed at or after `since`). One query."""
-    months = _months(timezone.localtime(since).date(), timezone.localdate(now))
-    start, end = month_bounds(*months[0])[0], month_bounds(*months[-1])[1]
-    rows = list(SignalOutcome.objects.filter(horizon=horizon, signal__candle_close_time__gte=start,
-                                             signal__candle_close_time__lt=end)
-                .select_related("signal__coin").order_by("pk"))
-    trend = []
-    for year, month in months:
-        low, high = month_bounds(year, month)
-        mine = [o for o in rows if low <= o.signal.candle_close_time < high]
-        trend.append({"month": f"{year:04d}-{month:02d}", "simulated_signals": sum(1 for o in mine if o.signal.simulated),
-                      **summarise(mine, window_days=calendar.monthrange(year, month)[1])})
-    done = [o for o in rows if o.status == SignalOutcome.EVALUATED and o.pnl_pct is not None
-            and o.signal.candle_close_time >= since]
-    ranked = sorted(done, key=lambda o: (-o.return_pct, o.signal.candle_close_time, o.pk))
-    best = ranked[:LISTED]
-    worst = [o for o in reversed(ranked[LISTED:])][:LISTED]  # disjoint from the best when n < 20
-    return trend, {"best": [_row(o) for o in best], "worst": [_row(o) for o in worst], "evaluated": len(done)}
-
-
-def _row(o: SignalOutcome) -> dict:
-    s = o.signal
-    return {"signal_id": s.pk, "symbol": s.coin.symbol, "scanner": s.scanner, "kind": s.kind, "tier": s.tier,
-            "direction": s.direction, "score": s.score, "score_metric": s.score_metric,
-            "candle_close_time": s.candle_close_time, "simulated": s.simulated, "outcome": o.outcome,
-            "return_pct": round(o.return_pct, 4), "horizon": o.horizon}
 
 
 def pct(x: float | None) -> float | None:
@@ -119,11 +70,9 @@ def performance_page(request):
         context["errors"] = {name: " ".join(str(m) for m in messages) for name, messages in params.errors.items()}
         return render(request, "performance/dashboard.html", context, status=400)
     days, horizon = params.validated_data["days"], params.validated_data["horizon"]
-    now = timezone.now()
-    rates = win_rates(days, horizon, now=now)
-    cal = calibration(days, horizon, now=now)
-    trend, signals = trend_and_signals(days, horizon, rates["since"], now)
-    thresholds = thresholds_report(days, now=now)
+    numbers = cached_numbers(days, horizon)  # one `now` for all of them; kept 5 min (performance.dashboard)
+    rates, cal, trend = numbers["rates"], numbers["calibration"], numbers["trend"]
+    signals, thresholds = numbers["signals"], numbers["thresholds"]
     context.update({
         "days": days, "horizon": horizon, "rates": rates, "overall": percented(rates["overall"]),
         "tiers": [{"tier": t, **percented(s)} for t, s in rates["by_tier"].items()],
