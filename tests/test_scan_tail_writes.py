@@ -18,7 +18,7 @@ from scanners.gather import Gathered
 from scanners.models import ScanResult, ScanRun
 from scanners.pipeline import SCANNERS, Thresholds, score_universe
 from scanners.store import SCANNER_INPUTS, save_results, snapshot_inputs
-from signals.models import AlertRule, ScoringConfig, UnifiedScore
+from signals.models import AlertDelivery, AlertRule, ProcessedRun, ScoringConfig, Signal, UnifiedScore
 from signals.outbox import _value_of, find_candidates
 from signals.ranking import risk_level, scanner_max_age, unify, update_unified
 from signals.rules import METRICS, evaluate, headline_metric
@@ -278,3 +278,74 @@ def test_find_candidates_finds_what_the_old_way_found():
     # no rule enabled: nothing read
     AlertRule.objects.update(enabled=False)
     assert find_candidates(run) == find_candidates_old(run) == []
+
+
+def permissive_rules() -> None:
+    for i, (scanner, metric, comparison, threshold, direction, kind) in enumerate([
+            ("rsi", "rsi", "lt", 60, "LONG", "oversold"), ("smart_money", "accumulation", "gte", 1, "LONG", "accumulating"),
+            ("unified", "unified_score", "gte", 20, "LONG", "unified")]):
+        AlertRule.objects.create(name=f"any {i}", tier=2, scanner=scanner, metric=metric, comparison=comparison,
+                                 threshold=threshold, direction=direction, kind=kind)
+
+
+def scored_run() -> ScanRun:
+    g = universe(20, seed=5)
+    snaps, outputs = scored(g)
+    run = ScanRun.objects.create(scanner="all", status=ScanRun.COMPLETED, finished_at=AS_OF)
+    save_results(run, g, snaps, outputs)
+    update_unified(run, g, snaps, outputs)
+    return run
+
+
+def signal_rows() -> list[tuple]:
+    return [(s.coin_id, s.scanner, s.direction, s.tier, s.kind, s.score, s.score_metric, s.unified_score,
+             s.entry_price, s.candle_close_time, s.scores, s.inputs, s.missing, s.reasons, s.rules_matched,
+             s.created_at, [(d.recipient_id, d.status, d.reason) for d in s.deliveries.order_by("id")])
+            for s in Signal.objects.order_by("id")]
+
+
+def test_signals_written_at_once_are_those_written_one_by_one(monkeypatch):
+    """record_signals inserts its new signals in one bulk_create; one by one (the old way, and its
+    fallback when a concurrent recorder wrote one meanwhile) stores the same rows in the same order."""
+    from django.db import IntegrityError
+
+    from signals.outbox import record_signals
+    from tests.test_alert_support import alice
+
+    alice()
+    permissive_rules()
+    run = scored_run()
+    at_once = record_signals(run, now=AS_OF)
+    assert len(at_once) > 20 and all(s.pk for s in at_once)
+    got = signal_rows()
+    assert [s.pk for s in at_once] == list(Signal.objects.order_by("id").values_list("pk", flat=True))
+    Signal.objects.all().delete()
+    ProcessedRun.objects.all().delete()
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("as if a concurrent recorder had written one")
+    monkeypatch.setattr(Signal.objects, "bulk_create", refuse)
+    one_by_one = record_signals(run, now=AS_OF)
+    assert signal_rows() == got
+    assert [(s.coin_id, s.scanner, s.direction) for s in one_by_one] == \
+        [(s.coin_id, s.scanner, s.direction) for s in at_once]
+
+
+def test_a_signal_a_concurrent_recorder_wrote_is_skipped(monkeypatch):
+    """A recorder that commits one of the run's signals after this one looked for existing ones:
+    the INSERT of all at once fails, and the rest are written one by one, as before."""
+    from signals.outbox import record_signals
+    from tests.test_alert_support import alice
+
+    alice()
+    permissive_rules()
+    run = scored_run()
+    c = find_candidates(run)[1]
+    Signal.objects.create(coin_id=c.coin_id, run=run, scanner=c.scanner, kind=c.match.kind, direction=c.match.direction,
+                          tier=c.match.tier, candle_close_time=c.fields["candle_close_time"], created_at=AS_OF)
+    monkeypatch.setattr(Signal.objects, "filter", lambda *args, **kwargs: Signal.objects.none())  # not seen
+    created = record_signals(run, now=AS_OF)
+    keys = [(s.coin_id, s.scanner, s.direction) for s in created]
+    assert (c.coin_id, c.scanner, c.match.direction) not in keys and len(keys) > 20
+    assert Signal.objects.count() == len(keys) + 1
+    assert AlertDelivery.objects.count() == len(keys)  # none for the signal this recorder did not write
