@@ -1,0 +1,250 @@
+"""Stage C streamed over stage B (scanners.gather): capped calls go out coin by coin as each
+perpetual's stage A–B inputs are in, against the real simulator on loopback, and the result is
+the end-of-fetch choice whenever the budget does not bind."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from itertools import count
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from marketdata.errors import HostBannedError, RetryableError
+from marketdata.session import MarketDataSession
+from marketdata.simulator.server import SimulatorServer
+from scanners import gather as gather_mod
+from scanners.chunks import _bulk_of, _coin_from
+from scanners.engine import _load_coins, _select, needs_of
+from scanners.gather import CAPPED_CALLS_PER_COIN, Gathered, choose_shortlist, gather
+from tests.conftest import point_all_at
+
+pytestmark = pytest.mark.django_db
+NEEDS, SERVICES = needs_of(("rsi", "smart_money", "whale", "volume_spike", "social", "mss"))
+
+
+@pytest.fixture(scope="module")
+def stream_sim():
+    # Some latency, so that answers overlap and arrive out of order as they do in a real scan.
+    with SimulatorServer(seed=7, coins=240, latency_ms=15, jitter_ms=10) as server:
+        server.market.warm()  # every coin's price path made now, as `benchmark scan` waits for: else the
+        yield server          # first answer that reads them all (futures exchangeInfo) takes seconds
+
+
+@pytest.fixture
+def sim_at(settings, stream_sim):
+    point_all_at(settings, stream_sim.base_url)
+    settings.PARALLEL_MAX_CONCURRENT = 20  # several waves at this universe size
+    return settings
+
+
+class Recorder:
+    """Wraps the session's per-coin and capped calls to record, in one sequence, when each started
+    and answered: (seq, what, event, symbol)."""
+
+    def __init__(self, md: MarketDataSession, fail=None):
+        self.events: list[tuple[int, str, str, str]] = []
+        self.seq = count()
+        self.fail = fail  # (this recorder, endpoint, symbol) -> an exception to raise instead of calling, or None
+        self.md, self.stats = md, None
+        for client, name in ((md.spot, "latest_klines"), (md.spot, "klines_since"),
+                             (md.futures, "open_interest"), (md.futures, "series")):
+            setattr(client, name, self._wrap(getattr(client, name), "klines" if "klines" in name else name))
+
+    def _wrap(self, method, what):
+        async def call(*args, **kwargs):
+            symbol = args[1] if what == "series" else args[0]
+            self.events.append((next(self.seq), what, "start", symbol))
+            exc = self.fail and self.fail(self, args[0] if what == "series" else what, symbol)
+            if exc is not None:
+                self.events.append((next(self.seq), what, "failed", symbol))
+                raise exc
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self.events.append((next(self.seq), what, "end", symbol))
+        return call
+
+    def seqs(self, what: str, event: str) -> list[int]:
+        return [s for s, w, e, _ in self.events if w == what and e == event]
+
+    def symbols(self, what: str, event: str) -> list[str]:
+        return [sym for _, w, e, sym in self.events if w == what and e == event]
+
+
+def fetch(*, budget: int | None = None, fail=None, chunked: bool = False) -> tuple[Gathered, Recorder, list]:
+    """A cold scan's gather over the simulator's universe, as scanners.engine runs it (or, with
+    `chunked`, the coordinator's bulk stage and then one chunk of every coin, as scanners.chunks does)."""
+    async def run():
+        async with MarketDataSession(SERVICES) as md:
+            universe = _select(await md.spot.exchange_info(), None)
+            coins = await sync_to_async(_load_coins)(universe, False)
+            g = Gathered(coins=coins, universe=universe)
+            rec = Recorder(md, fail)
+            left: list = []
+            try:
+                if chunked:
+                    await gather(md, g, NEEDS, per_coin=False)
+                    g = Gathered(coins={s: _coin_from(s, _bulk_of(cd)) for s, cd in g.coins.items()}, universe=[])
+                    await gather(md, g, NEEDS, bulk=False, shortlist_budget=budget)
+                else:
+                    await gather(md, g, NEEDS, shortlist_budget=budget)
+            except HostBannedError as exc:
+                rec.stats = md.request_stats()
+                left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                g.errors.append({"symbol": "*", "error": f"raised: {exc}"})
+            return g, rec, left
+    return async_to_sync(run)()
+
+
+def old_choice(g: Gathered, budget: int = 10**6) -> list[str]:
+    """What the end-of-fetch choice picks from the same data."""
+    g.as_of = datetime.now(timezone.utc)
+    return choose_shortlist(g, budget)
+
+
+def test_with_a_budget_that_does_not_bind_the_shortlist_is_the_end_of_fetch_choice(sim_at):
+    g, rec, _ = fetch()
+    assert g.errors == [] and g.failed == set()
+    chosen = old_choice(g)
+    assert len(chosen) >= 4, "the simulator's universe should have a few qualifiers"
+    assert g.shortlist == chosen  # the same coins, in the same order (most promising first)
+    assert set(g.streamed) == set(chosen)  # all sent during the fetch: half the budget was never reached
+    # Every coin's capped calls, and only theirs: two or three per coin.
+    started = rec.symbols("series", "start")
+    assert set(started) == set(chosen)
+    assert all(2 <= started.count(s) <= CAPPED_CALLS_PER_COIN for s in chosen)
+    assert set(g.stage_seconds) == {"bulk_and_per_coin", "choose_shortlist", "shortlist", "archive"}
+
+
+def test_a_streaming_share_that_binds_still_gives_the_end_of_fetch_choice(sim_at, monkeypatch):
+    """Qualifiers past the streaming share wait for the end of the fetch; when the whole budget
+    suffices they are all sent then, so the choice is still the old one."""
+    monkeypatch.setattr(gather_mod, "STREAM_SHARE", 0.1)
+    g, rec, _ = fetch(budget=30 * CAPPED_CALLS_PER_COIN)
+    chosen = old_choice(g)
+    assert len(g.streamed) == 3 < len(chosen) <= 30
+    assert g.shortlist == chosen
+    assert g.streamed == [s for s in dict.fromkeys(rec.symbols("series", "start"))][:3]
+
+
+def test_a_binding_budget_streams_half_and_ranks_the_rest_at_the_end(sim_at):
+    budget_coins = 4
+    g, rec, _ = fetch(budget=budget_coins * CAPPED_CALLS_PER_COIN)
+    qualifiers = old_choice(g)  # every qualifier, most promising first
+    assert len(qualifiers) > budget_coins, "the budget must bind for this test"
+    streamed = g.streamed
+    assert len(streamed) == budget_coins // 2 and set(streamed) <= set(qualifiers)
+    # The rest of the budget went to the most promising of the qualifiers not streamed.
+    rest = [s for s in qualifiers if s not in streamed][: budget_coins - len(streamed)]
+    assert sorted(g.shortlist) == sorted(streamed + rest)
+    assert g.shortlist == [s for s in qualifiers if s in g.shortlist]  # recorded most promising first
+    assert set(rec.symbols("series", "start")) == set(g.shortlist)
+    # The streamed coins' calls were sent during the fetch, the others' after its last answer.
+    last_answer = max(rec.seqs("klines", "end") + rec.seqs("open_interest", "end"))
+    first_call = {}
+    for seq, what, event, symbol in rec.events:
+        if what == "series" and event == "start":
+            first_call.setdefault(symbol, seq)
+    assert all(first_call[s] < last_answer for s in streamed)
+    assert all(first_call[s] > last_answer for s in rest)
+
+
+def test_capped_calls_start_before_the_last_klines_answer(sim_at):
+    g, rec, _ = fetch()
+    first_capped, last_klines = min(rec.seqs("series", "start")), max(rec.seqs("klines", "end"))
+    assert first_capped < last_klines
+    # Each coin's capped calls follow all of its own stage B answers (its inputs were complete).
+    for symbol in g.shortlist:
+        own = [s for s, w, e, sym in rec.events if sym == symbol and e == "end" and w in ("klines", "open_interest")]
+        calls = [s for s, w, e, sym in rec.events if sym == symbol and w == "series" and e == "start"]
+        assert len(own) == 2 and max(own) < min(calls), symbol
+    # Once the perpetuals were known (the first open-interest request), the klines of coins without
+    # one (no capped call waits for them) were asked for only after every perpetual's.
+    perps = {s for s, cd in g.coins.items() if cd.has_perpetual}
+    known = min(rec.seqs("open_interest", "start"))
+    later = [sym in perps for s, w, e, sym in rec.events if w == "klines" and e == "start" and s > known]
+    assert True in later and False in later
+    assert later == sorted(later, reverse=True)
+
+
+def test_a_chunk_streams_from_the_bulk_data_it_was_given(sim_at):
+    g, rec, _ = fetch(chunked=True, budget=300)
+    chosen = old_choice(g)
+    assert chosen and g.shortlist == chosen and set(g.streamed) == set(chosen)
+    assert min(rec.seqs("series", "start")) < max(rec.seqs("klines", "end"))
+
+
+def test_a_failed_capped_call_is_recorded_for_its_coin(sim_at):
+    failing = []
+
+    def fail(rec, endpoint, symbol):
+        if endpoint == "takerlongshortRatio" and not failing:
+            failing.append(symbol)
+        if endpoint == "takerlongshortRatio" and symbol == failing[0]:
+            return RetryableError("simulated outage", service="binance_futures", status=503)
+        return None
+    g, _, _ = fetch(fail=fail)
+    assert failing and failing[0] in g.shortlist
+    assert [e for e in g.errors if e["symbol"] == failing[0]] == [
+        {"symbol": failing[0], "error": "futures data: binance_futures: simulated outage (HTTP 503)"}]
+    assert len(g.errors) == 1
+
+
+@pytest.fixture
+def capped_begins(monkeypatch):
+    """Records in the recorder when each coin's capped calls begin (its slot given, not dropped)."""
+    recorder: list[Recorder] = []
+    capped = gather_mod._capped
+
+    async def recorded(md, g, cd, now_ms):
+        rec = recorder[0]
+        rec.events.append((next(rec.seq), "capped", "begin", cd.symbol))
+        return await capped(md, g, cd, now_ms)
+    monkeypatch.setattr(gather_mod, "_capped", recorded)
+    return recorder
+
+
+def test_a_ban_met_by_a_streamed_call_stops_everything(sim_at, capped_begins):
+    banned = []
+
+    def fail(rec, endpoint, symbol):
+        capped_begins[:] = [rec]
+        if endpoint in ("klines", "open_interest") or banned:
+            return None
+        banned.append(symbol)  # the first capped call meets a ban (HTTP 418): the governor refuses from now on
+        rec.md.futures.http.governor.ban(3600)
+        return HostBannedError("banned (HTTP 418)", service="binance_futures", status=418,
+                               banned_until=4_000_000_000)
+    g, rec, left = fetch(fail=fail)
+    assert banned and g.errors[-1]["error"].startswith("raised: binance_futures: banned")
+    assert left == []  # nothing left running on the closed session
+    ban = min(s for s, w, e, sym in rec.events if w == "series" and e == "failed")
+    # Nothing was sent to the banned host after the ban: the capped calls that reached it are
+    # those that had started before (each coin's capped calls start together).
+    sent_before = [s for s, w, e, sym in rec.events if w == "series" and e == "start" and s < ban and sym != banned[0]]
+    assert rec.stats["binance_futures"]["buckets"].get("futures_data", 0) == len(sent_before)
+    # No coin's capped calls began after it (those queued were dropped), and the shortlist says which did.
+    begun = rec.seqs("capped", "begin")
+    assert max(begun) < ban
+    assert sorted(g.shortlist) == sorted(rec.symbols("capped", "begin"))
+
+
+def test_a_ban_on_the_klines_host_stops_the_capped_calls_too(sim_at, capped_begins):
+    """Klines and capped calls go to different hosts; a ban on either fails the scan, and no coin's
+    capped calls begin after it, streamed or not (queued ones are dropped)."""
+    banned = []
+
+    def fail(rec, endpoint, symbol):
+        capped_begins[:] = [rec]
+        if endpoint != "klines" or banned or not rec.seqs("series", "start"):
+            return None
+        banned.append(symbol)  # the first klines call after capped calls were streamed meets a ban
+        rec.md.spot.http.governor.ban(3600)
+        return HostBannedError("banned (HTTP 418)", service="binance_spot", status=418, banned_until=4_000_000_000)
+    g, rec, left = fetch(fail=fail)
+    assert g.errors[-1]["error"].startswith("raised: binance_spot: banned") and left == []
+    ban = min(s for s, w, e, _ in rec.events if w == "klines" and e == "failed")
+    begun = rec.seqs("capped", "begin")
+    assert begun and max(begun) < ban
+    assert sorted(g.shortlist) == sorted(rec.symbols("capped", "begin"))
