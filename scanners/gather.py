@@ -75,6 +75,7 @@ class Gathered:
     errors: list[dict[str, str]] = field(default_factory=list)
     candle_rows: list[tuple] = field(default_factory=list)  # closed candles waiting to be archived
     flushing: bool = False
+    room: asyncio.Event | None = field(default=None, repr=False, compare=False)  # set when a flush makes room
     failed: set[str] = field(default_factory=set)  # coins whose candles could not be had
     shortlist: list[str] = field(default_factory=list)  # every coin that got capped calls, most promising first
     streamed: list[str] = field(default_factory=list)  # those whose calls were sent during the fetch, in order
@@ -96,7 +97,11 @@ class Gathered:
         if len(self.candle_rows) >= ARCHIVE_BATCH and not self.flushing:
             await self.flush_candles()
         while self.flushing and len(self.candle_rows) >= 3 * ARCHIVE_BATCH:
-            await asyncio.sleep(0.01)
+            # Woken when the flush takes the buffer or ends; not polled (polling every 10 ms, the
+            # coins waiting here woke ~10,000 times in a cold scan of 990 coins).
+            if self.room is None:
+                self.room = asyncio.Event()
+            await self.room.wait()
 
     async def flush_candles(self) -> None:
         """Archive the buffered candles. The rows are taken first, so coins fetched meanwhile (the
@@ -108,9 +113,16 @@ class Gathered:
         try:
             while self.candle_rows:
                 rows, self.candle_rows = self.candle_rows, []
+                self._made_room()
                 await sync_to_async(write_candle_rows)(rows)
         finally:
             self.flushing = False
+            self._made_room()
+
+    def _made_room(self) -> None:
+        if self.room is not None:
+            self.room.set()
+            self.room = None
 
     def fail(self, symbol: str, exc: Exception, what: str) -> None:
         self.errors.append({"symbol": symbol, "error": f"{what}: {exc}"})

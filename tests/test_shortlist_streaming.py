@@ -248,3 +248,39 @@ def test_a_ban_on_the_klines_host_stops_the_capped_calls_too(sim_at, capped_begi
     begun = rec.seqs("capped", "begin")
     assert begun and max(begun) < ban
     assert sorted(g.shortlist) == sorted(rec.symbols("capped", "begin"))
+
+
+def test_archive_back_pressure_waits_for_room_without_polling(monkeypatch):
+    """Coins whose candles arrive while the archive is a full three batches behind wait until a
+    flush takes the buffer (woken, not polling), and every row is written once, in order."""
+    import threading
+    import time as time_mod
+
+    written: list[list[tuple]] = []
+    monkeypatch.setattr(gather_mod, "ARCHIVE_BATCH", 100)
+    monkeypatch.setattr(gather_mod, "write_candle_rows", lambda rows: (time_mod.sleep(0.02), written.append(rows)))
+    g = Gathered(coins={}, universe=[])
+    peak = [0]
+    sleeps = [0]
+    real_sleep = asyncio.sleep
+
+    async def counted_sleep(delay, *a, **k):
+        sleeps[0] += 1
+        return await real_sleep(delay, *a, **k)
+    monkeypatch.setattr(gather_mod.asyncio, "sleep", counted_sleep)
+
+    async def coin(i: int) -> None:
+        await real_sleep(0.001 * (i % 7))
+        await g.archive([(i, j) for j in range(40)])
+        peak[0] = max(peak[0], len(g.candle_rows))
+
+    async def run() -> None:
+        await asyncio.gather(*(coin(i) for i in range(200)))
+        await g.flush_candles()
+    assert threading.current_thread() is threading.main_thread()
+    asyncio.run(run())
+    rows = [r for batch in written for r in batch]
+    assert sorted(rows) == sorted((i, j) for i in range(200) for j in range(40))  # each row once
+    assert peak[0] < 3 * 100 + 40  # the buffer stayed bounded: the coins waited
+    assert sleeps[0] == 0  # they were woken, not polling
+    assert g.room is None and not g.flushing and g.candle_rows == []
