@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain
 from math import isfinite
 from typing import Any, NamedTuple
+
+import orjson
 
 from .errors import MalformedResponseError
 from .http import ServiceClient
@@ -100,6 +103,29 @@ class Kline(NamedTuple):
 
     def is_closed(self, now_ms: int) -> bool:
         return self.close_time < now_ms
+
+
+_ROW_QUOTES = 18  # a kline row as Binance sends it: 12 fields, 9 of them quoted strings
+_NUMBER_TYPES = {int, float}
+
+
+def decode_klines(content: bytes) -> Any:
+    """A klines answer's JSON. Binance sends every price and volume as a string ("0.01634790"), and
+    converting ~4,000 of them per answer with float() was the largest CPU cost of a cold scan's fetch
+    (~1.3 ms of 2.7 per answer). With the quotes taken out, orjson parses them as numbers itself: the
+    same floats (correctly rounded: a test compares a million values with float()), 2.5 times faster.
+    Only when that is safe — rows of 12 fields with 18 quotes each, every value a number (so a quoted
+    "true", "1,5" or "]" cannot turn into a value or shift a row) — else the body is decoded as sent
+    and checked field by field as before, naming the field that is wrong."""
+    try:
+        rows = orjson.loads(content.replace(b'"', b""))
+    except ValueError:
+        return orjson.loads(content)
+    if (type(rows) is list and content.count(b'"') == _ROW_QUOTES * len(rows)
+            and all(type(row) is list and len(row) == 12 for row in rows)
+            and set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES):
+        return rows
+    return orjson.loads(content)
 
 
 _INT_FIELDS = (0, 6, 8)  # open_time, close_time, trades
@@ -261,7 +287,8 @@ class BinanceSpot:
             if not isinstance(body, list):
                 raise MalformedResponseError(f"klines for {symbol} is not a list", service="binance_spot")
             return KlineColumns.parse(body)
-        return await self.http.get_json("/api/v3/klines", params, weight=WEIGHT_KLINES, parse=parse)
+        return await self.http.get_json("/api/v3/klines", params, weight=WEIGHT_KLINES, parse=parse,
+                                        decode=decode_klines)
 
     async def klines_since(self, symbol: str, interval: str, start_time: int, end_time: int | None = None, *,
                            columns: bool = False) -> list[Kline] | KlineColumns:
