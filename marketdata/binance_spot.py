@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain
 from math import isfinite
 from typing import Any, NamedTuple
 
@@ -106,7 +105,7 @@ class Kline(NamedTuple):
 
 
 _ROW_QUOTES = 18  # a kline row as Binance sends it: 12 fields, 9 of them quoted strings
-_NUMBER_TYPES = {int, float}
+_NUMBER_BYTES = b"0123456789.-+eE,[] \t\r\n"  # all a klines answer holds once its quotes are out
 
 
 def decode_klines(content: bytes) -> Any:
@@ -114,17 +113,19 @@ def decode_klines(content: bytes) -> Any:
     converting ~4,000 of them per answer with float() was the largest CPU cost of a cold scan's fetch
     (~1.3 ms of 2.7 per answer). With the quotes taken out, orjson parses them as numbers itself: the
     same floats (correctly rounded: a test compares a million values with float()), 2.5 times faster.
-    Only when that is safe — rows of 12 fields with 18 quotes each, every value a number (so a quoted
-    "true", "1,5" or "]" cannot turn into a value or shift a row) — else the body is decoded as sent
-    and checked field by field as before, naming the field that is wrong."""
-    try:
-        rows = orjson.loads(content.replace(b'"', b""))
-    except ValueError:
-        return orjson.loads(content)
-    if (type(rows) is list and content.count(b'"') == _ROW_QUOTES * len(rows)
-            and all(type(row) is list and len(row) == 12 for row in rows)
-            and set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES):
-        return rows
+    Only when that is safe — nothing but digits, signs, exponents and JSON punctuation (so a quoted
+    "true", "null" or "NaN" cannot become a value), rows of 12 fields with 18 quotes each (so a quoted
+    "1,5" cannot shift a row) — else the body is decoded as sent and checked field by field as
+    before, naming the field that is wrong."""
+    stripped = content.replace(b'"', b"")
+    if not stripped.translate(None, _NUMBER_BYTES):
+        try:
+            rows = orjson.loads(stripped)
+        except ValueError:
+            rows = None
+        if (type(rows) is list and len(content) - len(stripped) == _ROW_QUOTES * len(rows)
+                and all(type(row) is list and len(row) == 12 for row in rows)):
+            return rows
     return orjson.loads(content)
 
 
