@@ -48,15 +48,20 @@ def insert_ignoring_conflicts(model, fields: tuple[str, ...], rows: list[tuple])
     whole = len(rows) - len(rows) % per
     with transaction.atomic(), connection.cursor() as cursor:
         if whole:
-            # SQLite's own placeholders, passed to its cursor: Django's wrapper would rewrite each
-            # long statement's %s on every call.
+            # On SQLite, its own placeholders on a plain sqlite3 cursor of the same connection (so the
+            # same transaction): Django's cursor rewrites each statement's %s with a regex on every
+            # call, ~0.1 ms for a 500-row statement, 0.6 s of a cold scan.
             sqlite = connection.vendor == "sqlite"
             mark = "?" if sqlite else "%s"
             row = "(" + ", ".join([mark] * len(fields)) + ")"
             sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * per)} ON CONFLICT DO NOTHING"
-            raw = cursor.cursor if sqlite else cursor
-            for start in range(0, whole, per):
-                raw.execute(sql, list(chain.from_iterable(rows[start:start + per])))
+            raw = connection.connection.cursor() if sqlite else cursor
+            try:
+                for start in range(0, whole, per):
+                    raw.execute(sql, list(chain.from_iterable(rows[start:start + per])))
+            finally:
+                if sqlite:
+                    raw.close()
         if whole < len(rows):
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
