@@ -42,7 +42,8 @@ from marketdata.session import MarketDataSession
 
 from .coindata import CoinData
 from .engine import needs_of, remember_listings, scan_gc
-from .gather import CAPPED_CALLS_PER_COIN, Gathered, gather
+from .gather import Gathered, gather
+from .shortlist import CAPPED_CALLS_PER_COIN
 from .models import ScanChunk, ScanRun
 from .pipeline import Thresholds, score_universe
 from .store import save_results

@@ -14,9 +14,11 @@ from marketdata.errors import HostBannedError, RetryableError
 from marketdata.session import MarketDataSession
 from marketdata.simulator.server import SimulatorServer
 from scanners import gather as gather_mod
+from scanners import shortlist as shortlist_mod
 from scanners.chunks import _bulk_of, _coin_from
 from scanners.engine import _load_coins, _select, needs_of
-from scanners.gather import CAPPED_CALLS_PER_COIN, Gathered, choose_shortlist, gather
+from scanners.gather import Gathered, gather
+from scanners.shortlist import CAPPED_CALLS_PER_COIN, choose_shortlist
 from tests.conftest import point_all_at
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +122,7 @@ def test_with_a_budget_that_does_not_bind_the_shortlist_is_the_end_of_fetch_choi
 def test_a_streaming_share_that_binds_still_gives_the_end_of_fetch_choice(sim_at, monkeypatch):
     """Qualifiers past the streaming share wait for the end of the fetch; when the whole budget
     suffices they are all sent then, so the choice is still the old one."""
-    monkeypatch.setattr(gather_mod, "STREAM_SHARE", 0.1)
+    monkeypatch.setattr(shortlist_mod, "STREAM_SHARE", 0.1)
     g, rec, _ = fetch(budget=30 * CAPPED_CALLS_PER_COIN)
     chosen = old_choice(g)
     assert len(g.streamed) == 3 < len(chosen) <= 30
@@ -195,13 +197,13 @@ def test_a_failed_capped_call_is_recorded_for_its_coin(sim_at):
 def capped_begins(monkeypatch):
     """Records in the recorder when each coin's capped calls begin (its slot given, not dropped)."""
     recorder: list[Recorder] = []
-    capped = gather_mod._capped
+    capped = shortlist_mod.capped_calls
 
     async def recorded(md, g, cd, now_ms):
         rec = recorder[0]
         rec.events.append((next(rec.seq), "capped", "begin", cd.symbol))
         return await capped(md, g, cd, now_ms)
-    monkeypatch.setattr(gather_mod, "_capped", recorded)
+    monkeypatch.setattr(shortlist_mod, "capped_calls", recorded)
     return recorder
 
 
