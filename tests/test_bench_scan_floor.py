@@ -16,9 +16,12 @@ def test_the_dependency_floor_counts_the_plans_waves_in_order(settings):
         "binance_spot": stats(99), "binance_futures": stats(70, futures_data=6),
         "coingecko": stats(1), "lunarcrush": stats(1)})
     seconds, plan = dependency_floor(run, rtt=0.1)
-    # bulk: 2 calls + 3 (exchangeInfo twice, premiumIndex); per coin: 171 − 5 − 6 = 160 (4 waves); shortlist 1 wave
+    # bulk: 2 calls + 3 (exchangeInfo twice, premiumIndex); per coin: 171 − 5 − 6 = 160; with the
+    # streamed shortlist's 6, 4 waves; then one for the last qualifier's capped calls
     assert plan == {"bulk": 5, "per_coin": 160, "shortlist": 6, "waves": 6}
     assert seconds == pytest.approx(0.6)
+    run.requests["binance_futures"] = stats(64)  # no capped call: no wave after the per-coin ones
+    assert dependency_floor(run, rtt=0.1)[1]["waves"] == 5
 
 
 def test_the_budget_floor_is_zero_within_one_window_and_counts_the_excess_beyond_it():

@@ -110,8 +110,9 @@ def budget_floor(used: dict[str, dict[str, int]]) -> float:
 
 def dependency_floor(run, rtt: float) -> tuple[float, dict[str, int]]:
     """An estimate of what the request plan's order alone costs, with no CPU: the bulk stage (one wave:
-    the universe must be known first), then the per-coin requests in waves of PARALLEL_MAX_CONCURRENT,
-    then the shortlist's capped calls (chosen from every coin's data) in waves, each wave one median
+    the universe must be known first), then the per-coin requests and the shortlist's capped calls
+    (streamed: each sent once its coin's data are in, scanners.shortlist) in waves of
+    PARALLEL_MAX_CONCURRENT, and one more wave for the last qualifier's calls, each wave one median
     round trip. Printed beside the floor, not instead of it: at a few coins it is the larger."""
     import math
 
@@ -119,7 +120,7 @@ def dependency_floor(run, rtt: float) -> tuple[float, dict[str, int]]:
     shortlist = sum(s.get("buckets", {}).get("futures_data", 0) for s in run.requests.values())
     bulk = sum(run.requests.get(k, {}).get("requests", 0) for k in ("coingecko", "lunarcrush")) + 3  # + 2 exchangeInfo, premiumIndex
     per_coin = max(0, sum(s["requests"] for s in run.requests.values()) - bulk - shortlist)
-    waves = 1 + math.ceil(per_coin / waves_of) + math.ceil(shortlist / waves_of)
+    waves = 1 + math.ceil((per_coin + shortlist) / waves_of) + (1 if shortlist else 0)
     return waves * rtt, {"bulk": bulk, "per_coin": per_coin, "shortlist": shortlist, "waves": waves}
 
 
