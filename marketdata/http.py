@@ -7,8 +7,8 @@ exponential backoff with jitter) and counts requests, weight and errors for the 
 
 Why aiohttp here and httpx elsewhere: a scan sends ~1,700 requests at 50-way concurrency, and with
 httpx (its client, httpcore, h11 and anyio) each cost ~1.8 ms of CPU in this one interpreter
-against ~0.5 ms with aiohttp's C parser (measured against the simulator, docs/performance.md), so
-the fetch was bound by CPU rather than by round trips. The plan's own engine used aiohttp too.
+against ~0.5 ms with aiohttp's C parser (through this class, measured against the simulator on one
+machine: docs/performance.md), so the fetch was bound by CPU rather than by round trips. The plan's own engine used aiohttp too.
 The synchronous one-off callers (Telegram, the benchmarks' probes) keep httpx.
 """
 from __future__ import annotations
