@@ -44,7 +44,10 @@ class Recorder:
     """Wraps the session's per-coin and capped calls to record, in one sequence, when each started
     and answered: (seq, what, event, symbol)."""
 
+    last: "Recorder | None" = None  # the latest one made, for fixtures that record from inside the scan
+
     def __init__(self, md: MarketDataSession, fail=None):
+        Recorder.last = self
         self.events: list[tuple[int, str, str, str]] = []
         self.seq = count()
         self.fail = fail  # (this recorder, endpoint, symbol) -> an exception to raise instead of calling, or None
@@ -130,7 +133,26 @@ def test_a_streaming_share_that_binds_still_gives_the_end_of_fetch_choice(sim_at
     assert g.streamed == [s for s in dict.fromkeys(rec.symbols("series", "start"))][:3]
 
 
-def test_a_binding_budget_streams_half_and_ranks_the_rest_at_the_end(sim_at):
+@pytest.fixture
+def shortlister_recorded(monkeypatch):
+    """Records in the scan's recorder when the shortlister sends a coin's capped calls, and when it
+    ranks the qualifiers left at the end of the fetch."""
+    send, rest = shortlist_mod.Shortlister._send, shortlist_mod.Shortlister.send_the_rest
+
+    def recorded_send(self, cd):
+        rec = Recorder.last
+        rec.events.append((next(rec.seq), "shortlist", "send", cd.symbol))
+        return send(self, cd)
+
+    def recorded_rest(self, left_now):
+        rec = Recorder.last
+        rec.events.append((next(rec.seq), "shortlist", "rank_the_rest", ""))
+        return rest(self, left_now)
+    monkeypatch.setattr(shortlist_mod.Shortlister, "_send", recorded_send)
+    monkeypatch.setattr(shortlist_mod.Shortlister, "send_the_rest", recorded_rest)
+
+
+def test_a_binding_budget_streams_half_and_ranks_the_rest_at_the_end(sim_at, shortlister_recorded):
     budget_coins = 4
     g, rec, _ = fetch(budget=budget_coins * CAPPED_CALLS_PER_COIN)
     qualifiers = old_choice(g)  # every qualifier, most promising first
@@ -142,14 +164,20 @@ def test_a_binding_budget_streams_half_and_ranks_the_rest_at_the_end(sim_at):
     assert sorted(g.shortlist) == sorted(streamed + rest)
     assert g.shortlist == [s for s in qualifiers if s in g.shortlist]  # recorded most promising first
     assert set(rec.symbols("series", "start")) == set(g.shortlist)
-    # The streamed coins' calls were sent during the fetch, the others' after its last answer.
+    # The streamed coins were sent as they qualified, before the end-of-fetch ranking; the others
+    # by that ranking, after the fetch's last answer. (A streamed coin's first request may still
+    # start after the last answer: it may be the last perpetual to complete, or wait for a slot.)
     last_answer = max(rec.seqs("klines", "end") + rec.seqs("open_interest", "end"))
+    [ranking] = rec.seqs("shortlist", "rank_the_rest")
+    sent = dict(zip(rec.symbols("shortlist", "send"), rec.seqs("shortlist", "send")))
+    assert sorted(sent) == sorted(g.shortlist)
+    assert all(sent[s] < ranking for s in streamed)
+    assert last_answer < ranking and all(sent[s] > ranking for s in rest)
     first_call = {}
     for seq, what, event, symbol in rec.events:
         if what == "series" and event == "start":
             first_call.setdefault(symbol, seq)
-    assert all(first_call[s] < last_answer for s in streamed)
-    assert all(first_call[s] > last_answer for s in rest)
+    assert all(first_call[s] > ranking for s in rest)
 
 
 def test_capped_calls_start_before_the_last_klines_answer(sim_at):
