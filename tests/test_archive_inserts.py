@@ -35,3 +35,43 @@ def test_batches_and_the_rest_write_every_row_once_and_keep_existing_ones(monkey
 def test_the_statement_stays_within_the_backends_parameter_limit():
     assert archive._rows_per_statement(13) == 500
     assert archive._rows_per_statement(10**9) == 1  # wider than any limit: still one row a statement
+
+
+def _foreign_keys_on() -> bool:
+    from django.db import connection
+    if connection.vendor != "sqlite":
+        return True  # PostgreSQL has no switch: it checks every row
+    with connection.cursor() as cursor:
+        return bool(cursor.execute("PRAGMA foreign_keys").fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # outside a transaction, where SQLite's per-row check is off
+def test_candles_naming_a_missing_coin_are_refused_whole_and_the_check_is_back_on_after():
+    from django.db import IntegrityError
+
+    a = Coin.objects.create(symbol="AUSDT", base_asset="A")
+    assert archive.write_candle_rows(rows(a.id, range(400_000, 400_600))) == 600
+    assert Candle.objects.filter(coin=a).count() == 600 and _foreign_keys_on()
+    missing = a.id + 1000
+    from django.db import connection
+    ours = rf"names no marketdata.Coin \[{missing}\]"  # the check made once per coin; PostgreSQL's own per row
+    with pytest.raises(IntegrityError, match=ours if connection.vendor == "sqlite" else "violates foreign key"):
+        archive.write_candle_rows(rows(a.id, range(400_600, 401_200)) + rows(missing, range(400_000, 400_010)))
+    assert Candle.objects.count() == 600  # nothing of the refused batch, not even the valid coin's rows
+    assert _foreign_keys_on()
+    # A deleted coin takes its candles with it (the cascade finds them through the unique index).
+    a.delete()
+    assert Candle.objects.count() == 0
+
+
+def test_inside_a_callers_transaction_the_database_keeps_checking_every_row():
+    """The pragma cannot change inside a transaction, so there the database's own (deferred) check stays."""
+    from django.db import IntegrityError, connection, transaction
+
+    a = Coin.objects.create(symbol="AUSDT", base_asset="A")
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():  # rolled back to its savepoint; the test's transaction goes on
+            archive.write_candle_rows(rows(a.id, range(400_000, 400_600)) + rows(a.id + 1000, range(400_000, 400_010)))
+            assert _foreign_keys_on()
+            connection.check_constraints(table_names=[Candle._meta.db_table])  # what the commit would check
+    assert Candle.objects.count() == 0
