@@ -51,7 +51,7 @@ class Gathered:
     new_metrics: list[tuple[int, str, int, float, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     candle_rows: list[tuple] = field(default_factory=list)  # closed candles waiting to be archived
-    flushing: bool = False
+    flusher: asyncio.Future | None = field(default=None, repr=False, compare=False)  # the archive's writes under way
     room: asyncio.Event | None = field(default=None, repr=False, compare=False)  # set when a flush makes room
     failed: set[str] = field(default_factory=set)  # coins whose candles could not be had
     shortlist: list[str] = field(default_factory=list)  # every coin that got capped calls, most promising first
@@ -71,29 +71,49 @@ class Gathered:
         """Buffer candle rows; write when a batch is full. If the writes fall behind the fetching,
         wait (back-pressure) rather than let the buffer, and the memory, grow without bound."""
         self.candle_rows.extend(rows)
-        if len(self.candle_rows) >= ARCHIVE_BATCH and not self.flushing:
-            await self.flush_candles()
-        while self.flushing and len(self.candle_rows) >= 3 * ARCHIVE_BATCH:
-            # Woken when the flush takes the buffer or ends; not polled (polling every 10 ms, the
+        if self.flusher is not None and self.flusher.done():
+            flusher, self.flusher = self.flusher, None
+            flusher.result()  # a failed write fails this coin's job, and with it the fetch
+        if len(self.candle_rows) >= ARCHIVE_BATCH and self.flusher is None:
+            # In a task of its own: a run of writes may last most of a cold fetch, and the coin whose
+            # rows filled the batch would hold its concurrency slot all that time.
+            self.flusher = asyncio.ensure_future(self._write_buffered())
+        while self.flusher is not None and not self.flusher.done() and len(self.candle_rows) >= 3 * ARCHIVE_BATCH:
+            # Woken when the writes take the buffer or end; not polled (polling every 10 ms, the
             # coins waiting here woke ~10,000 times in a cold scan of 990 coins).
             if self.room is None:
                 self.room = asyncio.Event()
             await self.room.wait()
 
     async def flush_candles(self) -> None:
-        """Archive the buffered candles. The rows are taken first, so coins fetched meanwhile (the
-        write runs on the caller's thread while the loop goes on) start a new buffer. One write at a
-        time: queued writes would each hold a batch in memory."""
-        if self.flushing:
-            return
-        self.flushing = True
+        """Archive every buffered candle: wait for the writes under way (their failure is raised
+        here), then write what is left."""
+        failure = await self.writes_done()
+        if failure is not None:
+            raise failure
+        await self._write_buffered()
+
+    async def writes_done(self) -> BaseException | None:
+        """Wait for the writes running in their own task, if any; their failure, returned."""
+        flusher, self.flusher = self.flusher, None
+        if flusher is None:
+            return None
+        try:
+            await flusher
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            return exc
+        return None
+
+    async def _write_buffered(self) -> None:
+        """The buffered candles, batch by batch. The rows are taken first, so coins fetched meanwhile
+        (the write runs on the caller's thread while the loop goes on) start a new buffer. One write
+        at a time: queued writes would each hold a batch in memory."""
         try:
             while self.candle_rows:
                 rows, self.candle_rows = self.candle_rows, []
                 self._made_room()
                 await sync_to_async(write_candle_rows)(rows)
         finally:
-            self.flushing = False
             self._made_room()
 
     def _made_room(self) -> None:
@@ -353,14 +373,14 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         if short is not None:
             short.stopped = True
             failure = first_failure([failure, await short.settle()])
-        raise failure
+        raise first_failure([failure, await g.writes_done()])  # nothing left running on a failed fetch
     lap("bulk_and_per_coin" if per_coin else "bulk")
     if short is not None:
         short.send_the_rest(futures_data_left(md))
         lap("choose_shortlist")
         failure = await short.settle()
         if failure is not None:
-            raise failure
+            raise first_failure([failure, await g.writes_done()])
         lap("shortlist")
     await g.flush_candles()
     lap("archive")

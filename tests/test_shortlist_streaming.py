@@ -313,4 +313,4 @@ def test_archive_back_pressure_waits_for_room_without_polling(monkeypatch):
     assert sorted(rows) == sorted((i, j) for i in range(200) for j in range(40))  # each row once
     assert peak[0] < 3 * 100 + 40  # the buffer stayed bounded: the coins waited
     assert sleeps[0] == 0  # they were woken, not polling
-    assert g.room is None and not g.flushing and g.candle_rows == []
+    assert g.room is None and g.flusher is None and g.candle_rows == []
