@@ -29,7 +29,7 @@ NEEDS, SERVICES = needs_of(("rsi", "smart_money", "whale", "volume_spike", "soci
 def stream_sim():
     # Some latency, so that answers overlap and arrive out of order as they do in a real scan.
     with SimulatorServer(seed=7, coins=240, latency_ms=15, jitter_ms=10) as server:
-        server.market.warm()  # every coin's price path made now, as `benchmark scan` waits for: else the
+        server.warm()  # every coin's price path made now, as `benchmark scan` waits for: else the
         yield server          # first answer that reads them all (futures exchangeInfo) takes seconds
 
 

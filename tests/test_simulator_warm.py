@@ -19,3 +19,28 @@ def test_warm_renders_a_cold_scans_candles_and_changes_no_answer():
     assert after["hits"] - before["hits"] >= 7 * len(symbols)
     assert after["misses"] == before["misses"]
     assert lazy.kline_book.stats()["hits"] == 0
+
+
+def test_the_servers_warm_up_builds_what_the_bulk_answers_read_and_changes_none_of_them():
+    """SimulatorServer.warm also builds the hour's perpetuals, funding knots, social snapshots and
+    market table: the bulk answers then build nothing, and say what an unwarmed server says."""
+    from marketdata.simulator.server import Request, SimulatorServer
+
+    def server():  # no socket is served: handle() is called directly
+        return SimulatorServer(seed=5, coins=40, clock=lambda: NOW, require_keys=False)
+    warmed, lazy = server(), server()
+    warmed.warm()
+    social = warmed.social
+    built = dict(social._cache)
+    assert len(built) == 2  # this hour and a day before (the coins list's 24h change)
+    assert lazy.social._cache == {}  # the unwarmed one builds them on the first request
+    answers = {}
+    for name, sim in (("warmed", warmed), ("lazy", lazy)):
+        answers[name] = [sim.handle(Request("GET", path, params, b"", "127.0.0.1", {})) for path, params in (
+            ("/fapi/v1/premiumIndex", {}), ("/lunarcrush/api4/public/coins/list/v2", {"limit": "100"}),
+            ("/coingecko/api/v3/coins/markets", {"vs_currency": "usd", "per_page": "250"}))]
+    for warm_reply, lazy_reply in zip(answers["warmed"], answers["lazy"]):
+        assert warm_reply.status == 200 and warm_reply.body == lazy_reply.body
+    assert social._cache == built and all(social._cache[h] is built[h] for h in built)  # nothing rebuilt
+    for sim in (warmed, lazy):
+        sim.httpd.server_close()

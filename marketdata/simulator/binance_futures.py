@@ -237,6 +237,8 @@ def install(sim: "SimulatorServer") -> None:
     add("/fapi/v1/exchangeInfo", exchange_info, 1)
     add("/fapi/v1/ticker/24hr", ticker_24hr, one_or(40))
     add("/fapi/v1/premiumIndex", premium_index, one_or(10))
+    # The hour's perpetuals and their funding knots, which every premiumIndex answer reads.
+    sim.warmers.append(lambda now: [premium(x, now) for x, _ in model.listed(now)])
     # fundingRate and /futures/data cost no request weight: their own caps limit them instead
     add("/fapi/v1/fundingRate", funding_rate, 0, cap(sim.funding_rate_per_5min, "fundingRate"))
     add("/fapi/v1/openInterest", open_interest, 1)

@@ -51,6 +51,8 @@ def install(sim: "SimulatorServer") -> None:
     table: MarketTable = getattr(sim, "market_table", None) or MarketTable(market)
     social = SocialModel(market)
     sim.social = social  # type: ignore[attr-defined]
+    # The social snapshots the coins list reads (this hour's and a day before), and the market table.
+    sim.warmers.append(lambda now: (table.rows(now), social.snapshot(hour_of(now)), social.snapshot(hour_of(now) - 24)))
 
     def reject(d: Decision) -> Reply:
         return Reply(429, {"error": "Too Many Requests"})  # the limiter adds the headers
