@@ -74,6 +74,34 @@ def test_a_scan_records_each_coin_scanner_and_direction_at_its_highest_tier():
     unified = signals[("ARBUSDT", "unified", "LONG")]
     assert (unified.kind, unified.score, unified.rules_matched) == ("unified", 74.5, ["Unified TIER_2"])
     assert unified.inputs["smart_money"]["scores"] == {"accumulation": 9}
+    assert unified.reasons == ["accumulation 9 → 90/100 × 0.4 = 36"]  # read for the matched coin only
+
+
+def test_finding_candidates_reads_matched_unified_scores_whole_in_one_query():
+    """The rules read each unified score without its detail; the matched ones are read whole in one
+    more query, not one per coin (the detail is deferred, so touching it would cost a query each)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from signals.outbox import find_candidates
+
+    def queries(extra: int) -> tuple[int, list]:
+        run = scan()
+        for i in range(extra):
+            sym = f"X{i}USDT"
+            UnifiedScore.objects.create(coin=coin(sym), run=run, computed_at=NOW, data_as_of=CANDLE,
+                                        unified_score=80, tier="TIER_2", label="STRONG BUY",
+                                        breakdown={"smart_money": 40}, reasons=[f"{sym} reason"])
+        with CaptureQueriesContext(connection) as ctx:
+            found = find_candidates(run)
+        return len(ctx.captured_queries), found
+    one, found_one = queries(0)
+    many, found_many = queries(6)
+    unified = [c for c in found_many if c.scanner == "unified"]
+    assert len(unified) == 7 and len([c for c in found_one if c.scanner == "unified"]) == 1
+    assert many == one
+    assert {c.fields["reasons"][0] for c in unified} >= {f"X{i}USDT reason" for i in range(6)}
+    assert all(c.fields["scores"]["breakdown"] == {"smart_money": 40} for c in unified if c.fields["reasons"][0].startswith("X"))
 
 
 def test_deliveries_are_written_with_the_signals_one_per_recipient_wanting_the_tier():
