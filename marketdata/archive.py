@@ -50,14 +50,10 @@ def insert_ignoring_conflicts(model, fields: tuple[str, ...], rows: list[tuple],
     IntegrityError and writes nothing, as SQLite's own check would at commit."""
     if not rows:
         return 0
-    q = connection.ops.quote_name
-    table, columns = q(model._meta.db_table), ", ".join(q(f) for f in fields)
-    per = _rows_per_statement(len(fields))
-    whole = len(rows) - len(rows) % per
     own_check = (parent is not None and connection.vendor == "sqlite" and not connection.in_atomic_block
                  and connection.disable_constraint_checking())
     try:
-        _insert(model, fields, rows, table, columns, per, whole, parent if own_check else None)
+        _insert(model, fields, rows, parent if own_check else None)
     finally:
         if own_check:
             connection.enable_constraint_checking()
@@ -74,7 +70,11 @@ def _check_parents(model, fields: tuple[str, ...], rows: list[tuple], parent: st
                              f"{fk.related_model._meta.label} {sorted(wanted - found)[:5]}")
 
 
-def _insert(model, fields, rows, table, columns, per, whole, check_parent: str | None) -> None:
+def _insert(model, fields: tuple[str, ...], rows: list[tuple], check_parent: str | None) -> None:
+    q = connection.ops.quote_name
+    table, columns = q(model._meta.db_table), ", ".join(q(f) for f in fields)
+    per = _rows_per_statement(len(fields))
+    whole = len(rows) - len(rows) % per
     with transaction.atomic(), connection.cursor() as cursor:
         if check_parent:
             _check_parents(model, fields, rows, check_parent)
