@@ -229,9 +229,9 @@ class SimulatorServer:
     def warm(self) -> None:
         """Every coin's price path and recent candles (SimMarket.warm), then what the services'
         bulk answers are built from for the current hour: the perpetuals' listing and funding
-        knots, the social snapshot, the market table. Built on the first request instead, they
-        took ~0.5 CPU s at 1,000 coins at the start of a cold scan, on the cores it uses (a real
-        service does not build its tables per request either)."""
+        knots, the social snapshot, the market table. Built on the first requests instead, they were
+        about half the simulator's CPU in a cold 990-coin scan, on the cores the scan uses
+        (docs/simulator.md; a real service does not build its tables per request either)."""
         self.market.warm()
         now = self.market.now_ms()
         for warmer in self.warmers:
