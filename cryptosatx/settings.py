@@ -300,6 +300,10 @@ PARALLEL_MAX_CONCURRENT = env_int("PARALLEL_MAX_CONCURRENT", 50)
 RATE_LIMIT_PER_SECOND = env_float("RATE_LIMIT_PER_SECOND", 10)
 CACHE_L1_TTL = env_int("CACHE_L1_TTL", 60)
 CACHE_L2_TTL = env_int("CACHE_L2_TTL", 300)
+# A fetch of at least this many coins with no candles yet (a cold scan) archives them from a writer
+# process of its own, on another core (marketdata/archive_process.py); off: the scan writes them itself.
+ARCHIVE_WRITER_PROCESS = env_bool("ARCHIVE_WRITER_PROCESS", True)
+ARCHIVE_WRITER_MIN_COINS = env_int("ARCHIVE_WRITER_MIN_COINS", 100)
 # Longest life of a cached public API answer (s); 0 turns the cache off (cryptosatx/api/response_cache.py).
 API_CACHE_SECONDS = env_int("API_CACHE_SECONDS", 60)
 

@@ -1,8 +1,7 @@
 """Writing what the clients fetched into the database archive (Coin, Candle)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from itertools import chain, repeat
 from typing import Any, Callable
 
@@ -11,14 +10,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .binance_spot import INTERVAL_MS, Kline, KlineColumns, SymbolInfo, ms_to_dt
+from .candle_writer import MAX_ROWS_PER_INSERT, sqlite_datetime
 from .models import Candle, Coin, MetricPoint
 
 CANDLE_FIELDS = ("coin_id", "interval", "open_time", "close_time", "open", "high", "low", "close", "volume",
                  "quote_volume", "trades", "taker_buy_base_volume", "taker_buy_quote_volume")
 METRIC_FIELDS = ("coin_id", "metric", "at", "value", "source")
-
-
-MAX_ROWS_PER_INSERT = 500
 
 
 def _rows_per_statement(width: int) -> int:
@@ -150,14 +147,6 @@ def _prepared_column(field, values: tuple) -> tuple | list:
     return [prep(v, connection) for v in values]
 
 
-_EPOCH = datetime(1970, 1, 1)
-
-
-@lru_cache(maxsize=65_536)  # candle times repeat across coins: a cold scan formats ~1,000 distinct ones
-def _sqlite_datetime(ms: int) -> str:
-    return str(_EPOCH + timedelta(milliseconds=ms))
-
-
 def datetime_adapter() -> Callable[[int], Any]:
     """Millisecond timestamp -> the form the database backend stores datetimes in. For SQLite that
     is Django's naive-UTC text, built directly: the generic adapter costs more than the rest of
@@ -167,7 +156,7 @@ def datetime_adapter() -> Callable[[int], Any]:
     (asgiref's Local is per context) — 990 of them, and their cyclic garbage, per cold scan."""
     engine = connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
     if engine == "django.db.backends.sqlite3":
-        return _sqlite_datetime
+        return sqlite_datetime  # shared with the writer process's program: both write the same text
     adapt = _adapters.get(engine)
     if adapt is None:  # the backend's own adapter, looked up once (its ops depend on the settings only)
         adapt = _adapters[engine] = connection.ops.adapt_datetimefield_value

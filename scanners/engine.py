@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketdata.archive import store_metrics, sync_coins, update_listings
+from marketdata.archive_process import writer_config
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
@@ -27,12 +28,13 @@ from marketdata.models import Coin, MetricPoint
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData, utc_ms
-from .gather import Gathered, gather
+from .gather import ARCHIVE_BATCH, Gathered, gather
 from .models import ScanRun
 from .pipeline import SCANNERS, Thresholds, score_universe
 from .store import save_results
 
 OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
+Scored = tuple[dict, dict]  # score_universe's snapshots and outputs
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,8 @@ def needs_of(scanners: tuple[str, ...]) -> tuple[set[str], tuple[str, ...]]:
     return needs, tuple(sorted({"binance_spot"} | {SERVICES_FOR[n] for n in needs}))
 
 
-async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | None, chunking=None) -> Gathered | None:
+async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | None, t: Thresholds, chunking=None,
+                writer: dict | None = None) -> tuple[Gathered, Scored] | None:
     needs, services = needs_of(scanners)
     async with MarketDataSession(services) as md:
         try:
@@ -137,15 +140,27 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             if scanners == ("mss",):  # discovery: listings younger than 7 days only
                 coins = {s: cd for s, cd in coins.items()
                          if cd.listed_at_ms and time.time() * 1000 - cd.listed_at_ms < 168 * 3_600_000}
-            g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins])
+            g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins], writer_config=writer)
             run.universe_size = len(coins)
             if chunking is not None and len(coins) > chunking.size:
                 # Scale-out (scanners.chunks): the bulk stage here, once; the per-coin stages in chunk tasks.
                 await gather(md, g, needs, per_coin=False)
                 await sync_to_async(chunking.split)(run, g, md)
                 return None
-            await gather(md, g, needs)
-            return g
+            await gather(md, g, needs, keep_writer=True)
+            # Scored (on a thread: the loop still feeds the writer process) while the writer archives
+            # its last candles on another core; its writes are done before anything is stored.
+            started = time.monotonic()
+            try:
+                scored = await sync_to_async(_score, thread_sensitive=False)(g, scanners, t)
+            finally:
+                g.stage_seconds["score"] = round(time.monotonic() - started, 3)
+                started = time.monotonic()
+                failure = await g.writes_done()
+            if failure is not None:
+                raise failure
+            g.stage_seconds["archive"] = round(g.stage_seconds.get("archive", 0) + time.monotonic() - started, 3)
+            return g, scored
         except HostBannedError as exc:
             run.status = ScanRun.FAILED
             run.errors.append({"symbol": "*", "error": str(exc)})
@@ -174,10 +189,12 @@ def remember_listings(g: Gathered) -> None:
     update_listings(changed)
 
 
-def _score_and_store(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Thresholds,
-                     on_scored: OnScored | None) -> None:
-    scorable = {s: cd for s, cd in g.coins.items() if s not in g.failed}
-    snaps, outputs = score_universe(scorable, g.as_of, t, scanners)
+def _score(g: Gathered, scanners: tuple[str, ...], t: Thresholds) -> Scored:
+    return score_universe({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of, t, scanners)
+
+
+def _store(run: ScanRun, g: Gathered, scored: Scored, on_scored: OnScored | None) -> None:
+    snaps, outputs = scored
     started = time.monotonic()
     remember_listings(g)
     store_metrics(g.new_metrics)
@@ -209,23 +226,27 @@ def _run_scan(scanner: str, scanners: tuple[str, ...], symbols: list[str] | None
     run = ScanRun.objects.create(scanner=scanner, parameters={"symbols": symbols or [], "scanners": list(scanners)})
     try:
         # async_to_sync runs thread-sensitive DB calls back on this thread and its connection.
-        g = async_to_sync(_scan)(run, scanners, symbols, chunking and chunking.with_thresholds(t))
+        # The writer process's access is judged here, on the thread whose connection (and transaction) counts.
+        gathered = async_to_sync(_scan)(run, scanners, symbols, t, chunking and chunking.with_thresholds(t),
+                                        writer_config(ARCHIVE_BATCH))
     except UnknownSymbolsError:
         run.delete()
         raise
     except MarketDataError as exc:
-        g = None
+        gathered = None
         run.status = ScanRun.FAILED
         run.errors.append({"symbol": "*", "error": str(exc)})
-    if g is None and run.status == ScanRun.RUNNING and "chunks" in run.parameters:
+    if gathered is None and run.status == ScanRun.RUNNING and "chunks" in run.parameters:
         # Saved by the split; not again: its chunks may already have finished it.
         log.info("scan %s #%s: %s coins in %s chunks, enqueued", scanner, run.pk, run.universe_size,
                  run.parameters["chunks"])
         return run
-    if g is not None:
+    if gathered is not None:
+        g, scored = gathered
         run.errors.extend(g.errors)
-        run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds})
-        _score_and_store(run, g, scanners, t, on_scored)
+        run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds,
+                               "candles_archived_by_process": g.archived_by_process})
+        _store(run, g, scored, on_scored)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED
     run.finished_at = timezone.now()

@@ -21,6 +21,7 @@ seconds in a cold scan.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,7 +31,8 @@ from django.conf import settings
 from asgiref.sync import sync_to_async
 
 from marketdata.archive import column_rows, write_candle_rows
-from marketdata.binance_spot import SymbolInfo
+from marketdata.archive_process import CandleWriter
+from marketdata.binance_spot import KlineColumns, SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
 from marketdata.session import MarketDataSession
@@ -42,6 +44,8 @@ from .coindata import HOUR_MS, CoinData
 COLD_CANDLES = RSI_HISTORY_CANDLES  # also covers the 8 days the volume spike needs
 KEEP_CANDLES = COLD_CANDLES + 10  # per coin in memory between scans: RSI's 500 and a few hours' margin
 ARCHIVE_BATCH = 20_000  # candle rows per archive write: few commits, and writes overlap the fetching
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +60,10 @@ class Gathered:
     failed: set[str] = field(default_factory=set)  # coins whose candles could not be had
     shortlist: list[str] = field(default_factory=list)  # every coin that got capped calls, most promising first
     streamed: list[str] = field(default_factory=list)  # those whose calls were sent during the fetch, in order
+    # How a writer process reaches the database (marketdata.archive_process.writer_config), where one may be used
+    writer_config: dict | None = field(default=None, repr=False, compare=False)
+    writer: CandleWriter | None = field(default=None, repr=False, compare=False)  # this fetch's, if started
+    archived_by_process: int = 0  # candle rows the writer process archived
     ranked_count: int | None = None
     data_times: dict[str, str] = field(default_factory=dict)  # source -> when its data were measured
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -85,6 +93,23 @@ class Gathered:
                 self.room = asyncio.Event()
             await self.room.wait()
 
+    async def start_writer(self, cold_coins: int) -> None:
+        """A writer process for this fetch's candles, if it is cold enough to be worth one and one
+        may be used here; if it cannot start, the scan writes them itself."""
+        if self.writer_config is None or cold_coins < settings.ARCHIVE_WRITER_MIN_COINS:
+            return
+        try:
+            self.writer = await CandleWriter.start(self.writer_config)
+        except OSError as exc:
+            log.warning("the candle writer process did not start (%s); the scan writes its candles itself", exc)
+
+    async def archive_klines(self, coin_id: int, interval: str, k: KlineColumns) -> None:
+        """Archive a coin's closed candles: through the writer process when there is one."""
+        if not len(k):
+            return
+        if self.writer is None or not await self.writer.send(coin_id, interval, k):
+            await self.archive(column_rows(coin_id, interval, k))
+
     async def flush_candles(self) -> None:
         """Archive every buffered candle: wait for the writes under way (their failure is raised
         here), then write what is left."""
@@ -94,15 +119,22 @@ class Gathered:
         await self._write_buffered()
 
     async def writes_done(self) -> BaseException | None:
-        """Wait for the writes running in their own task, if any; their failure, returned."""
+        """Wait for the writes running in their own task and in the writer process, if any; the
+        first failure, returned."""
         flusher, self.flusher = self.flusher, None
-        if flusher is None:
-            return None
-        try:
-            await flusher
-        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            return exc
-        return None
+        writer, self.writer = self.writer, None
+        failure = None
+        if flusher is not None:
+            try:
+                await flusher
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+                failure = exc
+        if writer is not None:
+            try:
+                self.archived_by_process += await writer.close()
+            except Exception as exc:  # noqa: BLE001 - as above
+                failure = failure or exc
+        return failure
 
     async def _write_buffered(self) -> None:
         """The buffered candles, batch by batch. The rows are taken first, so coins fetched meanwhile
@@ -258,7 +290,7 @@ async def _klines(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int)
         # A shorter history than asked for starts at the listing: its first candle is the listing time.
         cd.listed_at_ms = min(cd.listed_at_ms or fresh.open_time[0], fresh.open_time[0])
     closed = fresh.closed(now_ms)
-    await g.archive(column_rows(cd.coin_id, "1h", closed))
+    await g.archive_klines(cd.coin_id, "1h", closed)
     new = zip(closed.open_time, closed.close, closed.quote_volume, closed.taker_buy_quote_volume)
     if book:
         last = book[-1][0]
@@ -279,7 +311,7 @@ async def _open_interest(md: MarketDataSession, g: Gathered, cd: CoinData) -> No
 
 
 async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: bool = True,
-                 per_coin: bool = True, shortlist_budget: int | None = None) -> None:
+                 per_coin: bool = True, shortlist_budget: int | None = None, keep_writer: bool = False) -> None:
     """Run stages A–C for the coins in `g`, filling each CoinData.
 
     A chunked scan (scanners.chunks) splits this: its coordinator runs stage A alone (`per_coin=False`)
@@ -288,7 +320,9 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
 
     Stage seconds: `bulk_and_per_coin` (or `bulk`) until every stage A–B request is answered (the
     capped calls streamed meanwhile ride in it), `choose_shortlist` ranking the qualifiers left for
-    the rest of the budget, `shortlist` the capped calls still in flight or sent after the fetch."""
+    the rest of the budget, `shortlist` the capped calls still in flight or sent after the fetch.
+    With `keep_writer`, a writer process still archiving is left running for the caller, who waits
+    for it with `g.writes_done()`."""
     now_ms = int(time.time() * 1000)
     clock = time.monotonic()
 
@@ -354,6 +388,8 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
             return Slots.PERP_KLINES
         return Slots.OTHER_KLINES
     if per_coin and "klines" in needs:
+        base = md.spot.http.base_url
+        await g.start_writer(sum(1 for cd in g.coins.values() if not (_candle_book.get((base, cd.symbol)) or cd.candles)))
         jobs += [slots.run(_klines(md, g, cd, now_ms), klines_lane(cd), cd, arrived and (lambda cd=cd: arrived(cd)))
                  for cd in g.coins.values()]
 
@@ -382,7 +418,12 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         if failure is not None:
             raise first_failure([failure, await g.writes_done()])
         lap("shortlist")
-    await g.flush_candles()
+    if keep_writer and g.writer is not None:
+        # The caller scores while the writer process archives what it still has, then waits for it
+        # (`writes_done`); the scan's own buffer holds only what the writer could not take.
+        await g._write_buffered()
+    else:
+        await g.flush_candles()
     lap("archive")
     await smart_cache.drain()
     # Score as of the end of the fetch: every point fetched was measured by then.

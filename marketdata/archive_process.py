@@ -1,0 +1,128 @@
+"""A cold scan's candle writes in a process of their own (the program: marketdata.candle_writer).
+
+In the scan's process, archiving the ~490,000 candles of a cold scan of 990 coins cost ~2.2 CPU s:
+their SQL parameters are bound holding the GIL, which the fetch's event loop needs, and the fetch
+took 5.0–5.4 s against a 3.7 s floor; with no writes it took 3.9 s (docs/performance.md). Sent to
+a writer process as binary columns (~20 µs a coin here), they are written on another core.
+
+Used only where another process can see what the scan wrote and will write: a file SQLite
+database or PostgreSQL, outside any transaction of the caller (whose uncommitted coins it could not
+see), and only for a fetch big enough to be worth a process (ARCHIVE_WRITER_MIN_COINS coins with no
+candles yet); otherwise the scan writes its candles itself, as before.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import sys
+from array import array
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+from . import candle_writer
+from .binance_spot import KlineColumns
+
+log = logging.getLogger(__name__)
+PROGRAM = Path(candle_writer.__file__)
+BUFFER_BYTES = 16 * 2**20  # what may wait in the pipe's write buffer before a send waits for the writer
+_NOT_LIBPQ = {"cursor_factory", "context"}  # Django's own connection parameters, not libpq's
+
+
+class ArchiveWriteError(DatabaseError):
+    """The writer process failed: the candles it was given are not all archived."""
+
+
+def writer_config(batch: int, using: str = DEFAULT_DB_ALIAS) -> dict | None:
+    """What the writer needs to reach this database (on the caller's thread, whose connection
+    counts), or None where it cannot be used."""
+    db = connections[using]
+    if not settings.ARCHIVE_WRITER_PROCESS or db.in_atomic_block:
+        return None
+    from .archive import CANDLE_FIELDS
+    from .models import Candle, Coin
+
+    if db.vendor == "sqlite":
+        if db.is_in_memory_db():
+            return None
+        options = db.settings_dict.get("OPTIONS") or {}
+        params = {"database": str(db.settings_dict["NAME"]), "timeout": float(options.get("timeout", 5)),
+                  "init_command": options.get("init_command") or ""}
+    elif db.vendor == "postgresql":
+        params = {k: v for k, v in db.get_connection_params().items()
+                  if k not in _NOT_LIBPQ and isinstance(v, (str, int)) and not isinstance(v, bool)}
+    else:
+        return None
+    q = db.ops.quote_name
+    return {"vendor": db.vendor, "params": params, "batch": batch, "table": q(Candle._meta.db_table),
+            "columns": [q(Candle._meta.get_field(f.removesuffix("_id")).column) for f in CANDLE_FIELDS],
+            "coin_table": q(Coin._meta.db_table), "coin_pk": q(Coin._meta.pk.column)}
+
+
+class CandleWriter:
+    """One writer process for one fetch: `send` each coin's closed candles, then `close`."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.answer = asyncio.ensure_future(self._answer())
+
+    @classmethod
+    async def start(cls, config: dict) -> "CandleWriter":
+        # -I: the program's directory (this package, whose http.py would shadow the standard
+        # library's) is kept off sys.path, and so are the user's site-packages.
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-I", str(PROGRAM), stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE)
+        proc.stdin.transport.set_write_buffer_limits(high=BUFFER_BYTES)
+        writer = cls(proc)
+        proc.stdin.write(candle_writer.frame(config))
+        return writer
+
+    async def send(self, coin_id: int, interval: str, k: KlineColumns) -> bool:
+        """Queue one coin's candles for writing; False if its values do not fit the binary columns
+        (the caller writes those itself). A failure of the writer so far is raised here."""
+        if self.answer.done():
+            await self._raise_failure()
+        try:
+            ints = array("q", k.open_time)
+            ints.extend(k.close_time)
+            ints.extend(k.trades)
+            floats = array("d", k.open)
+            for name in candle_writer.FLOAT_COLUMNS[1:]:
+                floats.extend(getattr(k, name))
+        except (TypeError, OverflowError):
+            return False
+        self.proc.stdin.write(candle_writer.frame((coin_id, interval, len(k), ints.tobytes(), floats.tobytes())))
+        try:
+            await self.proc.stdin.drain()  # waits only while BUFFER_BYTES are queued: back-pressure
+        except (BrokenPipeError, ConnectionResetError):
+            await self._raise_failure()
+        return True
+
+    async def close(self) -> int:
+        """End the input and wait for the last writes. Returns the rows written (those offered, as
+        `insert_ignoring_conflicts` counts them); raises ArchiveWriteError if any write failed."""
+        try:
+            self.proc.stdin.close()
+            await self.proc.stdin.wait_closed()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = await self.answer
+        await self.proc.wait()
+        if "error" in answer:
+            raise ArchiveWriteError(f"the candle archive's writer process: {answer['error']}")
+        return answer["rows"]
+
+    async def _raise_failure(self):
+        answer = await self.answer
+        await self.proc.wait()
+        raise ArchiveWriteError(f"the candle archive's writer process: {answer.get('error', 'stopped')}")
+
+    async def _answer(self) -> dict:
+        try:
+            head = await self.proc.stdout.readexactly(candle_writer.FRAME.size)
+            (size,) = candle_writer.FRAME.unpack(head)
+            return pickle.loads(await self.proc.stdout.readexactly(size))
+        except asyncio.IncompleteReadError:
+            return {"error": f"it exited ({await self.proc.wait()}) without an answer"}

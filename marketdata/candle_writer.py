@@ -1,0 +1,196 @@
+"""The candle archive's writer process: the program the scan starts (marketdata.archive_process)
+to write a cold scan's candles on another core while it goes on fetching.
+
+It uses the database driver alone (sqlite3 or psycopg) and imports nothing of Django or of this
+project, so it starts in a few tens of milliseconds; it runs as a script (`python -I
+candle_writer.py`), so nothing here may import a sibling module.
+
+Protocol, over its stdin and stdout: frames of a 4-byte little-endian length and a pickle. The
+first frame is the configuration (`config` in archive_process.writer_config); then one frame per
+coin: (coin id, interval, n, the open times, close times and trades as 3·n int64, the eight price
+and volume columns as 8·n float64) — exact binary values, no text to parse. End of input ends the
+work: what is buffered is written and one frame answers, {"rows": n} or {"error": "..."}. A failed
+write answers at once and exits, so the scan's next send, or its final flush, fails with it.
+
+The rows and the SQL are those of marketdata.archive (`column_rows`, `insert_ignoring_conflicts`
+with `parent="coin_id"`): multi-row INSERT ... ON CONFLICT DO NOTHING, a transaction per batch of
+`batch` rows, on SQLite an IMMEDIATE one that first checks every coin it names exists (its foreign
+key checks are off on this connection: row by row they cost a fifth of the writes), on PostgreSQL
+the foreign key checked by the database at commit. Tests compare the stored rows with the scan's own
+writes, byte for byte.
+"""
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+from array import array
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import chain, repeat
+from typing import Any, BinaryIO, Callable
+
+FRAME = struct.Struct("<I")
+# CANDLE_FIELDS' float columns, in that order (marketdata.archive)
+FLOAT_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "taker_buy_base_volume",
+                 "taker_buy_quote_volume")
+MAX_ROWS_PER_INSERT = 500
+_EPOCH = datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=65_536)  # candle times repeat across coins: a cold scan formats ~1,000 distinct ones
+def sqlite_datetime(ms: int) -> str:
+    """A millisecond timestamp as Django's SQLite backend stores a datetime (naive UTC text)."""
+    return str(_EPOCH + timedelta(milliseconds=ms))
+
+
+def utc_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)  # as marketdata.binance_spot.ms_to_dt
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """The next frame's object, or None at the end of the input."""
+    head = stream.read(FRAME.size)
+    if len(head) < FRAME.size:
+        return None
+    (size,) = FRAME.unpack(head)
+    body = stream.read(size)
+    if len(body) < size:
+        raise EOFError("the input ended inside a frame")
+    return pickle.loads(body)
+
+
+def frame(obj: Any) -> bytes:
+    blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return FRAME.pack(len(blob)) + blob
+
+
+def values_of(coin_id: int, interval: str, n: int, ints: bytes, floats: bytes,
+              dt: Callable[[int], Any]) -> list:
+    """The rows marketdata.archive.column_rows builds from the same columns, flattened (row after
+    row, CANDLE_FIELDS' order): what the multi-row INSERTs bind. Built in C (zip, chain), with no
+    Python code per candle."""
+    i, f = array("q"), array("d")
+    i.frombytes(ints)
+    f.frombytes(floats)
+    if len(i) != 3 * n or len(f) != 8 * n:
+        raise ValueError(f"coin {coin_id}: {len(i)} integers and {len(f)} floats for {n} candles")
+    ints_, floats_ = i.tolist(), f.tolist()
+    o, h, lo, c, v, qv, tbb, tbq = (floats_[k * n:(k + 1) * n] for k in range(8))
+    return list(chain.from_iterable(zip(repeat(coin_id, n), repeat(interval, n), map(dt, ints_[:n]),
+                                        map(dt, ints_[n:2 * n]), o, h, lo, c, v, qv, ints_[2 * n:], tbb, tbq)))
+
+
+class Batch:
+    """Rows waiting to be written, flat, and the coins they name."""
+
+    def __init__(self, width: int) -> None:
+        self.width, self.values, self.coins = width, [], set()
+
+    def add(self, coin_id: int, values: list) -> None:
+        self.values.extend(values)
+        self.coins.add(coin_id)
+
+    def __len__(self) -> int:
+        return len(self.values) // self.width
+
+    def rows(self, start: int = 0) -> list[tuple]:
+        tail = iter(self.values[start * self.width:])
+        return list(zip(*[tail] * self.width))
+
+
+class SQLiteWriter:
+    def __init__(self, config: dict) -> None:
+        import sqlite3
+
+        params = config["params"]
+        # Autocommit: each batch opens its own BEGIN IMMEDIATE. The settings' init_command (WAL,
+        # synchronous=NORMAL) as on Django's own connections.
+        self.db = sqlite3.connect(params["database"], timeout=params.get("timeout", 20), isolation_level=None)
+        if params.get("init_command"):
+            self.db.executescript(params["init_command"])
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        self.width = len(config["columns"])
+        self.per = max(1, min(MAX_ROWS_PER_INSERT, self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self.width))
+        row = "(" + ", ".join(["?"] * self.width) + ")"
+        head = f"INSERT INTO {config['table']} ({', '.join(config['columns'])}) VALUES "
+        self.many = head + ", ".join([row] * self.per) + " ON CONFLICT DO NOTHING"
+        self.one = head + row + " ON CONFLICT DO NOTHING"
+        self.coins = f"SELECT {config['coin_pk']} FROM {config['coin_table']} WHERE {config['coin_pk']} IN "
+
+    def write(self, batch: Batch) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            wanted = sorted(batch.coins)
+            found: set[int] = set()
+            for k in range(0, len(wanted), 500):
+                part = wanted[k:k + 500]
+                found.update(pk for (pk,) in db.execute(self.coins + "(" + ", ".join(["?"] * len(part)) + ")", part))
+            missing = [pk for pk in wanted if pk not in found]
+            if missing:
+                raise LookupError(f"FOREIGN KEY constraint failed: candles name no coin {missing[:5]}")
+            _insert(db, self.many, self.one, self.per, batch)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+class PostgresWriter:
+    def __init__(self, config: dict) -> None:
+        import psycopg
+
+        self.db = psycopg.connect(**config["params"], autocommit=True)
+        width = len(config["columns"])
+        self.per = max(1, min(MAX_ROWS_PER_INSERT, 65_535 // width))
+        row = "(" + ", ".join(["%s"] * width) + ")"
+        head = f"INSERT INTO {config['table']} ({', '.join(config['columns'])}) VALUES "
+        self.many = head + ", ".join([row] * self.per) + " ON CONFLICT DO NOTHING"
+        self.one = head + row + " ON CONFLICT DO NOTHING"
+
+    def write(self, batch: Batch) -> None:
+        # The foreign key is DEFERRABLE INITIALLY DEFERRED (Django creates it so): checked at commit.
+        with self.db.transaction(), self.db.cursor() as cursor:
+            _insert(cursor, self.many, self.one, self.per, batch)
+
+
+def _insert(cursor, many: str, one: str, per: int, batch: Batch) -> None:
+    """Multi-row statements of `per` rows, then the rest one row each."""
+    values, step = batch.values, per * batch.width
+    whole = len(batch) - len(batch) % per
+    for start in range(0, whole * batch.width, step):
+        cursor.execute(many, values[start:start + step])
+    if whole < len(batch):
+        cursor.executemany(one, batch.rows(whole))
+
+
+def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
+    """Read the configuration and the coins' columns, write them batch by batch; the answer."""
+    total = 0
+    try:
+        config = read_frame(stdin)
+        if not isinstance(config, dict):
+            raise ValueError("no configuration frame")
+        sqlite = config["vendor"] == "sqlite"
+        writer = SQLiteWriter(config) if sqlite else PostgresWriter(config)
+        dt = sqlite_datetime if sqlite else utc_datetime
+        size, batch = config["batch"], Batch(len(config["columns"]))
+        while (message := read_frame(stdin)) is not None:
+            batch.add(message[0], values_of(*message, dt))
+            if len(batch) >= size:
+                writer.write(batch)
+                total, batch = total + len(batch), Batch(batch.width)
+        if len(batch):
+            writer.write(batch)
+            total += len(batch)
+        answer = {"rows": total}
+    except Exception as exc:  # noqa: BLE001 - the scan raises it, with its type and message
+        answer = {"error": f"{type(exc).__name__}: {exc}", "rows": total}
+    stdout.write(frame(answer))
+    stdout.flush()
+    return answer
+
+
+if __name__ == "__main__":
+    sys.exit(1 if "error" in run(sys.stdin.buffer, sys.stdout.buffer) else 0)

@@ -1,0 +1,187 @@
+"""A cold scan's candles written by a process of their own (marketdata.archive_process, the program
+marketdata.candle_writer), for real: a child process writing to a SQLite file (on every run) or to
+the PostgreSQL test database (when that is the database). What it stores is what Django itself
+stores for the same candles; a failed write fails the scan's send or its flush with the reason and
+writes nothing of its batch; it is used only where another process can see what the scan wrote."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection, connections
+from django.db.utils import ConnectionHandler
+
+from marketdata.archive_process import ArchiveWriteError, CandleWriter, writer_config
+from marketdata.binance_spot import KlineColumns, ms_to_dt
+from marketdata.models import Candle, Coin
+from marketdata.simulator.server import SimulatorServer
+from tests.conftest import point_all_at
+
+HOUR = 3_600_000
+START = 1_780_000_000_000 // HOUR * HOUR
+# floats whose text forms are awkward: a writer that went through text could round them
+AWKWARD = [0.1 + 0.2, 1e-9, 123456789.12345679, 2.5e-324 * 4, 0.01634790, 1 / 3, 98765.4321e10]
+
+
+def columns(n: int, shift: int = 0, start: int = START) -> KlineColumns:
+    floats = [[AWKWARD[(i + k + shift) % len(AWKWARD)] * (k + 1) for i in range(n)] for k in range(8)]
+    o, h, lo, c, v, qv, tbb, tbq = floats
+    return KlineColumns([start + i * HOUR for i in range(n)], o, h, lo, c, v,
+                        [start + i * HOUR + HOUR - 1 for i in range(n)], qv, [1000 + i for i in range(n)], tbb, tbq)
+
+
+def stored(db: str, coin_id: int) -> list[tuple]:
+    with connections[db].cursor() as c:
+        c.execute("SELECT interval, open_time, close_time, open, high, low, close, volume, quote_volume, trades, "
+                  "taker_buy_base_volume, taker_buy_quote_volume FROM marketdata_candle WHERE coin_id = %s "
+                  "ORDER BY open_time", [coin_id])
+        return c.fetchall()
+
+
+def django_writes(db: str, coin: Coin, k: KlineColumns) -> None:
+    """The reference: Candle instances through the ORM."""
+    Candle.objects.using(db).bulk_create([
+        Candle(coin=coin, interval="1h", open_time=ms_to_dt(row.open_time), close_time=ms_to_dt(row.close_time),
+               open=row.open, high=row.high, low=row.low, close=row.close, volume=row.volume,
+               quote_volume=row.quote_volume, trades=row.trades, taker_buy_base_volume=row.taker_buy_base_volume,
+               taker_buy_quote_volume=row.taker_buy_quote_volume) for row in k.klines()])
+
+
+def through_writer(config: dict, coins: list[tuple[int, KlineColumns]], pause: float = 0) -> int:
+    async def go() -> int:
+        writer = await CandleWriter.start(config)
+        for coin_id, k in coins:
+            assert await writer.send(coin_id, "1h", k)
+            await asyncio.sleep(pause)
+        return await writer.close()
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def sqlite_file(tmp_path, django_db_blocker):
+    """A SQLite file database with the coin and candle tables, as the project configures SQLite."""
+    options = {"timeout": 20, "transaction_mode": "IMMEDIATE",
+               "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "archive.sqlite3"), "OPTIONS": options}
+    alias = f"archive_file_{tmp_path.name}"  # one per test: the handler keeps a connection per alias
+    connections.settings[alias] = ConnectionHandler().configure_settings({"default": config})["default"]
+    with django_db_blocker.unblock():  # a connection of our own to a file of our own, not the test database
+        try:
+            with connections[alias].schema_editor() as editor:
+                editor.create_model(Coin)
+                editor.create_model(Candle)
+            yield alias
+        finally:
+            connections[alias].close()
+            del connections[alias]
+            del connections.settings[alias]
+
+
+def make_coins(db: str, n: int) -> list[Coin]:
+    return [Coin.objects.using(db).create(symbol=f"W{i}USDT", base_asset=f"W{i}", quote_asset="USDT")
+            for i in range(n)]
+
+
+def test_on_sqlite_it_stores_what_django_stores(sqlite_file):
+    a, b, c = make_coins(sqlite_file, 3)
+    config = writer_config(batch=300, using=sqlite_file)
+    assert config["vendor"] == "sqlite" and config["params"]["init_command"].startswith("PRAGMA journal_mode=WAL")
+    # 700 and 500 candles: batches of 300 rows span coins, statements of 500 rows and single rows
+    assert through_writer(config, [(a.id, columns(700)), (b.id, columns(500, shift=3))]) == 1200
+    django_writes(sqlite_file, c, columns(700))
+    assert stored(sqlite_file, a.id) == stored(sqlite_file, c.id)
+    assert len(stored(sqlite_file, a.id)) == 700 and len(stored(sqlite_file, b.id)) == 500
+    # the values are the exact floats sent (binary, not text)
+    assert [r[3] for r in stored(sqlite_file, b.id)] == columns(500, shift=3).open
+    # existing candles are kept, as the scan's own writes keep them
+    assert through_writer(config, [(a.id, columns(10, shift=1))]) == 10
+    assert stored(sqlite_file, a.id) == stored(sqlite_file, c.id)
+
+
+def test_a_coin_that_does_not_exist_fails_its_batch_and_the_flush(sqlite_file):
+    (a,) = make_coins(sqlite_file, 1)
+    config = writer_config(batch=10_000, using=sqlite_file)
+    with pytest.raises(ArchiveWriteError, match="FOREIGN KEY constraint failed: candles name no coin"):
+        through_writer(config, [(a.id, columns(50)), (a.id + 999, columns(50))])
+    assert stored(sqlite_file, a.id) == []  # the batch that named it was not written at all
+
+
+def test_once_the_writer_has_failed_the_next_send_raises(sqlite_file):
+    (a,) = make_coins(sqlite_file, 1)
+    config = writer_config(batch=1, using=sqlite_file)  # every coin written as it comes
+
+    async def go() -> int:
+        writer = await CandleWriter.start(config)
+        await writer.send(a.id + 999, "1h", columns(5))
+        for _ in range(500):  # the answer comes within a round trip to the child; 5 s at most
+            await asyncio.sleep(0.01)
+            await writer.send(a.id, "1h", columns(5))
+        return -1
+    with pytest.raises(ArchiveWriteError, match="no coin"):
+        asyncio.run(go())
+
+
+def test_values_that_do_not_fit_the_binary_columns_are_left_to_the_caller(sqlite_file):
+    (a,) = make_coins(sqlite_file, 1)
+    k = columns(3)
+    k.trades = [1, 2**70, 3]  # not an int64
+
+    async def go() -> tuple[bool, int]:
+        writer = await CandleWriter.start(writer_config(batch=100, using=sqlite_file))
+        sent = await writer.send(a.id, "1h", k)
+        return sent, await writer.close()
+    assert asyncio.run(go()) == (False, 0)
+
+
+def test_it_is_not_used_where_another_process_could_not_see_the_scans_writes(settings, sqlite_file):
+    # inside the caller's transaction (every test of the default database runs in one)
+    from django.db import transaction
+    with transaction.atomic(using=sqlite_file):
+        assert writer_config(100, using=sqlite_file) is None
+    assert writer_config(100, using=sqlite_file) is not None
+    settings.ARCHIVE_WRITER_PROCESS = False
+    assert writer_config(100, using=sqlite_file) is None
+
+
+@pytest.mark.django_db
+def test_the_default_test_database_is_not_written_by_a_process_from_inside_a_test_transaction():
+    assert writer_config(100) is None  # a test's transaction (and, on SQLite, a database in memory)
+
+
+POSTGRES = pytest.mark.skipif(connection.vendor != "postgresql",
+                              reason="NOTE: the writer process on PostgreSQL runs on the PostgreSQL leg (DATABASE_URL)")
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_it_stores_what_django_stores():
+    a, b = make_coins("default", 2)
+    config = writer_config(batch=300)
+    assert config["vendor"] == "postgresql" and "cursor_factory" not in config["params"]
+    assert through_writer(config, [(a.id, columns(700))]) == 700
+    django_writes("default", b, columns(700))
+    assert stored("default", a.id) == stored("default", b.id)
+    with pytest.raises(ArchiveWriteError, match="ForeignKeyViolation|foreign key"):
+        through_writer(config, [(a.id + 999, columns(5))])
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_cold_scan_archives_its_candles_through_the_writer_process(settings):
+    from scanners.engine import run_scan
+    from scanners.gather import forget_candles
+
+    forget_candles()
+    settings.ARCHIVE_WRITER_MIN_COINS = 10
+    with SimulatorServer(seed=11, coins=40) as sim:
+        point_all_at(settings, sim.base_url)
+        run = run_scan("all")
+        assert run.status == "completed" and run.coverage == 1.0, run.errors
+        archived = run.parameters["candles_archived_by_process"]
+        assert archived == Candle.objects.count() > 30 * 400
+        # the next scan is warm (a candle or two per coin): the scan writes them itself
+        warm = run_scan("all")
+        assert warm.parameters["candles_archived_by_process"] == 0 and warm.coverage == 1.0
+    forget_candles()
+    assert Candle.objects.latest("open_time").open_time > datetime.now(timezone.utc) - timedelta(hours=2)
