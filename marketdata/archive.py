@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from itertools import chain, repeat
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Max
@@ -106,17 +106,32 @@ def insert_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> int:
     backend's own adapter, a datetime column once per distinct value. Fields with defaults or
     `auto_now_add` are not filled in: name them and pass their values. A duplicate key raises
     IntegrityError, as bulk_create does (tests compare the stored rows with bulk_create's)."""
-    if not rows:
-        return 0
+    return insert_prepared(prepare_rows(model, fields, rows))
+
+
+class PreparedRows(NamedTuple):
+    sql: str
+    params: list[tuple]
+
+
+def prepare_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> PreparedRows:
+    """What insert_rows executes, prepared without a query (so on any thread: a cold scan prepares
+    its results while the candle writer process finishes)."""
     opts = model._meta
     model_fields = [opts.get_field(name) for name in fields]
     columns = [_prepared_column(f, column) for f, column in zip(model_fields, zip(*rows))]
     q = connection.ops.quote_name
     sql = (f"INSERT INTO {q(opts.db_table)} ({', '.join(q(f.column) for f in model_fields)}) "
            f"VALUES ({', '.join(['%s'] * len(model_fields))})")
+    return PreparedRows(sql, list(zip(*columns)))
+
+
+def insert_prepared(prepared: PreparedRows) -> int:
+    if not prepared.params:
+        return 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, list(zip(*columns)))
-    return len(rows)
+        cursor.executemany(prepared.sql, prepared.params)
+    return len(prepared.params)
 
 
 # internal type -> the value types its get_db_prep_save returns unchanged (on every backend)

@@ -31,10 +31,10 @@ from .coindata import CoinData, utc_ms
 from .gather import ARCHIVE_BATCH, Gathered, gather
 from .models import ScanRun
 from .pipeline import SCANNERS, Thresholds, score_universe
-from .store import save_results
+from .store import prepare_results, save_results
 
 OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
-Scored = tuple[dict, dict]  # score_universe's snapshots and outputs
+Scored = tuple[dict, dict, tuple]  # score_universe's snapshots and outputs, and prepare_results' rows
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,12 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                 await sync_to_async(chunking.split)(run, g, md)
                 return None
             await gather(md, g, needs, keep_writer=True)
-            # Scored (on a thread: the loop still feeds the writer process) while the writer archives
-            # its last candles on another core; its writes are done before anything is stored.
+            # Scored, and the results prepared, on a thread (the loop still feeds the writer process)
+            # while the writer archives its last candles on another core; its writes are done
+            # before anything is stored.
             started = time.monotonic()
             try:
-                scored = await sync_to_async(_score, thread_sensitive=False)(g, scanners, t)
+                scored = await sync_to_async(_score, thread_sensitive=False)(run, g, scanners, t)
             finally:
                 g.stage_seconds["score"] = round(time.monotonic() - started, 3)
                 started = time.monotonic()
@@ -189,16 +190,17 @@ def remember_listings(g: Gathered) -> None:
     update_listings(changed)
 
 
-def _score(g: Gathered, scanners: tuple[str, ...], t: Thresholds) -> Scored:
-    return score_universe({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of, t, scanners)
+def _score(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Thresholds) -> Scored:
+    snaps, outputs = score_universe({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of, t, scanners)
+    return snaps, outputs, prepare_results(run, g, snaps, outputs)
 
 
 def _store(run: ScanRun, g: Gathered, scored: Scored, on_scored: OnScored | None) -> None:
-    snaps, outputs = scored
+    snaps, outputs, results = scored
     started = time.monotonic()
     remember_listings(g)
     store_metrics(g.new_metrics)
-    run.scored = save_results(run, g, snaps, outputs)
+    run.scored = save_results(run, g, snaps, outputs, results)
     if on_scored is not None:
         on_scored(run, g, snaps, outputs)
     log.debug("stored scan %s in %.2fs", run.pk, time.monotonic() - started)

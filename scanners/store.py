@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from django.utils import timezone as dj_timezone
 
-from marketdata.archive import insert_rows
+from marketdata.archive import PreparedRows, insert_prepared, prepare_rows
 
 from .coindata import CoinData, utc_ms
 from .models import ScanResult, ScanRun
@@ -57,9 +57,19 @@ RESULT_FIELDS = ("run", "coin", "scanner", "score", "scores", "signal", "directi
                  "data_as_of", "created_at")
 
 
-def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]) -> int:
+def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]],
+                 prepared: tuple[int, PreparedRows] | None = None) -> int:
     """One ScanResult per coin and scanner, written as bulk_create wrote them (created_at set per
-    row, in row order, as its auto_now_add did) by one executemany (marketdata.archive.insert_rows)."""
+    row, in row order, as its auto_now_add did) by one executemany (marketdata.archive.insert_rows);
+    the number of coins scored. `prepared`: what prepare_results gave for the same arguments."""
+    scored, rows = prepared or prepare_results(run, g, snaps, outputs)
+    insert_prepared(rows)
+    return scored
+
+
+def prepare_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]
+                    ) -> tuple[int, PreparedRows]:
+    """The coins scored and save_results' statement, prepared without a query (on any thread)."""
     rows, scored = [], 0
     now = dj_timezone.now
     for symbol, per_scanner in outputs.items():
@@ -71,5 +81,4 @@ def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[
             used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
             rows.append((run.pk, cd.coin_id, scanner, o.score, o.scores, o.signal, o.direction, o.reasons, o.missing,
                          {**used, **({"detail": o.detail} if o.detail else {})}, snap.candle_close_time, now()))
-    insert_rows(ScanResult, RESULT_FIELDS, rows)
-    return scored
+    return scored, prepare_rows(ScanResult, RESULT_FIELDS, rows)
