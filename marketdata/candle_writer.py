@@ -22,13 +22,15 @@ writes, byte for byte.
 from __future__ import annotations
 
 import pickle
+import queue
 import struct
 import sys
+import threading
 from array import array
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import chain, repeat
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 FRAME = struct.Struct("<I")
 # CANDLE_FIELDS' float columns, in that order (marketdata.archive)
@@ -165,6 +167,26 @@ def _insert(cursor, many: str, one: str, per: int, batch: Batch) -> None:
         cursor.executemany(one, batch.rows(whole))
 
 
+def _read_ahead(stdin: BinaryIO) -> Iterator[Any]:
+    """The frames, read by a thread of their own as fast as they come: the scan's event loop then
+    never waits on a full pipe while this process writes a batch, and has nothing left to send
+    while it scores (where its thread competes for the GIL with the scoring)."""
+    frames: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while (message := read_frame(stdin)) is not None:
+                frames.put(message)
+            frames.put(None)
+        except BaseException as exc:  # noqa: BLE001 - raised by the writing thread
+            frames.put(exc)
+    threading.Thread(target=read, name="candle-writer-read", daemon=True).start()
+    while (message := frames.get()) is not None:
+        if isinstance(message, BaseException):
+            raise message
+        yield message
+
+
 def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
     """Read the configuration and the coins' columns, write them batch by batch; the answer."""
     total = 0
@@ -176,7 +198,7 @@ def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
         writer = SQLiteWriter(config) if sqlite else PostgresWriter(config)
         dt = sqlite_datetime if sqlite else utc_datetime
         size, batch = config["batch"], Batch(len(config["columns"]))
-        while (message := read_frame(stdin)) is not None:
+        for message in _read_ahead(stdin):
             batch.add(message[0], values_of(*message, dt))
             if len(batch) >= size:
                 writer.write(batch)
