@@ -147,11 +147,11 @@ def run_inner(coins: int) -> dict:
     rtt = median_round_trip(settings.BINANCE_SPOT_URL)
     sim_pid = int(os.environ.get("BENCH_SIMULATOR_PID") or 0)
     sim_cpu = sum(_cpu_seconds_by_pid(sim_pid).values()) if sim_pid else None
-    cpu = _own_cpu_seconds()
+    cpu, children = _own_cpu_seconds(), _children_cpu_seconds()
     started = time.monotonic()
     cold = run_scan("all")
     wall = time.monotonic() - started
-    cpu = _own_cpu_seconds() - cpu
+    cpu, children = _own_cpu_seconds() - cpu, _children_cpu_seconds() - children
     if sim_pid:  # what serving the cold scan cost the simulator, on the same cores
         sim_cpu = round(sum(_cpu_seconds_by_pid(sim_pid).values()) - sim_cpu, 2)
     smart_cache.clear()  # the next hour: bulk data have expired, candles and archive stay warm
@@ -183,8 +183,14 @@ def run_inner(coins: int) -> dict:
         "http_429": statuses.get("429", 0), "http_418": statuses.get("418", 0),
         "status": cold.status, "warm_status": warm.status, "cpu_seconds": round(cpu, 2),
         "simulator_cpu_seconds": sim_cpu,
+        # the candle writer process's (marketdata/archive_process.py), on the same cores
+        "writer_cpu_seconds": round(children, 2),
+        "candles_archived_by_process": cold.parameters.get("candles_archived_by_process", 0),
         "stage_seconds": cold.parameters.get("stage_seconds"), "warm_stage_seconds": warm.parameters.get("stage_seconds"),
-        "score_and_store_seconds": round(wall - sum((cold.parameters.get("stage_seconds") or {}).values()), 3),
+        # what follows the fetch and the archive: scoring (its own stage, while a writer process
+        # archives) and storing the results, unified scores and signals
+        "score_and_store_seconds": round(wall - sum(v for k, v in (cold.parameters.get("stage_seconds") or {}).items()
+                                                    if k != "score"), 3),
     }
 
 
@@ -247,6 +253,11 @@ def run_outer_workers(coins: int, latency_ms: int, jitter_ms: int, database_url:
 
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the child processes waited for
     return usage.ru_utime + usage.ru_stime
 
 
