@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from marketdata.archive import store_metrics, sync_coins, update_listings
-from marketdata.archive_process import writer_config
+from marketdata.archive_process import ArchiveWriteError, writer_config
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
@@ -234,7 +234,9 @@ def _run_scan(scanner: str, scanners: tuple[str, ...], symbols: list[str] | None
     except UnknownSymbolsError:
         run.delete()
         raise
-    except MarketDataError as exc:
+    except (MarketDataError, ArchiveWriteError) as exc:
+        # A failed archive write fails the scan too (its coins' candles are fetched again next time:
+        # Gathered.archive_failed), with the database's reason.
         gathered = None
         run.status = ScanRun.FAILED
         run.errors.append({"symbol": "*", "error": str(exc)})

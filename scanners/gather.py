@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from asgiref.sync import sync_to_async
 
 from marketdata.archive import column_rows, write_candle_rows
-from marketdata.archive_process import CandleWriter
+from marketdata.archive_process import ArchiveWriteError, CandleWriter
 from marketdata.binance_spot import KlineColumns, SymbolInfo
 from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
@@ -64,6 +65,7 @@ class Gathered:
     writer_config: dict | None = field(default=None, repr=False, compare=False)
     writer: CandleWriter | None = field(default=None, repr=False, compare=False)  # this fetch's, if started
     archived_by_process: int = 0  # candle rows the writer process archived
+    spot_url: str = ""  # whose candles (the candle book's key), set by gather
     ranked_count: int | None = None
     data_times: dict[str, str] = field(default_factory=dict)  # source -> when its data were measured
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -107,8 +109,20 @@ class Gathered:
         """Archive a coin's closed candles: through the writer process when there is one."""
         if not len(k):
             return
-        if self.writer is None or not await self.writer.send(coin_id, interval, k):
+        try:
+            sent = self.writer is not None and await self.writer.send(coin_id, interval, k)
+        except Exception:
+            self.archive_failed()
+            raise
+        if not sent:
             await self.archive(column_rows(coin_id, interval, k))
+
+    def archive_failed(self) -> None:
+        """Some of these coins' candles may not be in the archive: forget what this process keeps of
+        them, so that its next scan fetches them cold again (the archive skips those it has) instead
+        of only the hours after them, which would leave a hole in the archive."""
+        for symbol in self.coins:
+            _candle_book.pop((self.spot_url, symbol), None)
 
     async def flush_candles(self) -> None:
         """Archive every buffered candle: wait for the writes under way (their failure is raised
@@ -134,6 +148,8 @@ class Gathered:
                 self.archived_by_process += await writer.close()
             except Exception as exc:  # noqa: BLE001 - as above
                 failure = failure or exc
+        if failure is not None:
+            self.archive_failed()
         return failure
 
     async def _write_buffered(self) -> None:
@@ -145,6 +161,12 @@ class Gathered:
                 rows, self.candle_rows = self.candle_rows, []
                 self._made_room()
                 await sync_to_async(write_candle_rows)(rows)
+        except DatabaseError as exc:
+            self.archive_failed()
+            raise ArchiveWriteError(f"the candle archive: {exc}") from exc
+        except Exception:
+            self.archive_failed()
+            raise
         finally:
             self._made_room()
 
@@ -388,7 +410,7 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
             return Slots.PERP_KLINES
         return Slots.OTHER_KLINES
     if per_coin and "klines" in needs:
-        base = md.spot.http.base_url
+        g.spot_url = base = md.spot.http.base_url
         await g.start_writer(sum(1 for cd in g.coins.values() if not (_candle_book.get((base, cd.symbol)) or cd.candles)))
         jobs += [slots.run(_klines(md, g, cd, now_ms), klines_lane(cd), cd, arrived and (lambda cd=cd: arrived(cd)))
                  for cd in g.coins.values()]

@@ -185,3 +185,78 @@ def test_a_cold_scan_archives_its_candles_through_the_writer_process(settings):
         assert warm.parameters["candles_archived_by_process"] == 0 and warm.coverage == 1.0
     forget_candles()
     assert Candle.objects.latest("open_time").open_time > datetime.now(timezone.utc) - timedelta(hours=2)
+
+
+# ---------------------------------------------------------------- a failed archive write
+
+def _book_of(g) -> dict:
+    from scanners.gather import _candle_book
+    return {k: v for k, v in _candle_book.items() if k[1] in g.coins}
+
+
+def _gathered_with_a_book(url: str):
+    from scanners.coindata import CoinData
+    from scanners.gather import Gathered, _candle_book
+
+    g = Gathered(coins={"AUSDT": CoinData("AUSDT", 1), "BUSDT": CoinData("BUSDT", 2)}, universe=[], spot_url=url)
+    for symbol in ("AUSDT", "BUSDT", "OTHERUSDT"):
+        _candle_book[(url, symbol)] = [(START, 1.0, 2.0, 1.0)]
+    return g
+
+
+@pytest.mark.django_db
+def test_a_failed_write_in_the_scan_forgets_its_coins_candles_so_the_next_scan_fetches_them_again(monkeypatch):
+    from django.db import OperationalError
+
+    from scanners import gather as gather_mod
+
+    def fail(rows):
+        raise OperationalError("disk I/O error")
+    monkeypatch.setattr(gather_mod, "write_candle_rows", fail)
+    g = _gathered_with_a_book("http://a")
+
+    async def go() -> None:
+        await g.archive_klines(1, "1h", columns(5))
+        await g.flush_candles()
+    with pytest.raises(ArchiveWriteError, match="the candle archive: disk I/O error"):
+        asyncio.run(go())
+    assert _book_of(g) == {}  # the next scan of these coins is cold: the archive gets them again
+    assert gather_mod._candle_book[("http://a", "OTHERUSDT")]  # another scan's coin is not touched
+
+
+def test_a_failed_writer_process_forgets_its_coins_candles_too(sqlite_file):
+    g = _gathered_with_a_book("http://b")
+    g.writer_config = writer_config(batch=1, using=sqlite_file)  # no coin exists in this file
+
+    async def go():
+        await g.start_writer(cold_coins=10**6)
+        assert g.writer is not None
+        await g.archive_klines(1, "1h", columns(5))
+        return await g.writes_done()
+    failure = asyncio.run(go())
+    assert isinstance(failure, ArchiveWriteError) and "candles name no coin [1]" in str(failure)
+    assert _book_of(g) == {} and g.writer is None
+
+
+@pytest.mark.django_db
+def test_a_scan_whose_archive_write_fails_is_failed_with_the_reason(settings, monkeypatch):
+    from django.db import OperationalError
+
+    from scanners import gather as gather_mod
+    from scanners.engine import run_scan
+
+    def fail(rows):
+        raise OperationalError("database or disk is full")
+    with SimulatorServer(seed=3, coins=30) as sim:
+        point_all_at(settings, sim.base_url)
+        monkeypatch.setattr(gather_mod, "ARCHIVE_BATCH", 1000)
+        monkeypatch.setattr(gather_mod, "write_candle_rows", fail)
+        run = run_scan("all")
+        assert run.status == "failed" and run.finished_at is not None
+        assert any("the candle archive: database or disk is full" in e["error"] for e in run.errors), run.errors
+        assert gather_mod._candle_book == {}
+        monkeypatch.undo()
+        point_all_at(settings, sim.base_url)
+        again = run_scan("all")  # cold again: every coin's 500 hours, archived this time
+    assert again.status == "completed" and again.coverage == 1.0
+    assert Candle.objects.count() >= again.universe_size * 400
