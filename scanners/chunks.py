@@ -37,12 +37,13 @@ from django.db.models import F
 from django.utils import timezone as djtz
 
 from marketdata.archive import store_metrics
+from marketdata.archive_process import writer_config
 from marketdata.errors import HostBannedError
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData
 from .engine import needs_of, remember_listings, scan_gc
-from .gather import Gathered, gather
+from .gather import ARCHIVE_BATCH, Gathered, gather
 from .shortlist import CAPPED_CALLS_PER_COIN
 from .models import ScanChunk, ScanRun
 from .pipeline import Thresholds, score_universe
@@ -130,7 +131,9 @@ def run_chunk(run_id: int, index: int, on_scored=None) -> dict:
 def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
     scanners = tuple(run.parameters["scanners"])
     needs, services = needs_of(scanners)
-    g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[])
+    # A cold chunk archives its candles from a writer process too (marketdata.archive_process).
+    g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[],
+                 writer_config=writer_config(ARCHIVE_BATCH))
 
     async def fetch() -> MarketDataSession:
         async with MarketDataSession(services) as md:
@@ -156,7 +159,8 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
         claimed = ScanChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(
             finished_at=djtz.now(), errors=g.errors, requests=md.request_stats(),
             parameters={"stage_seconds": g.stage_seconds, "shortlist": g.shortlist,
-                        "median_round_trip_ms": round(rtt * 1000, 1) if rtt else None, "worker": worker_name()})
+                        "median_round_trip_ms": round(rtt * 1000, 1) if rtt else None, "worker": worker_name(),
+                        "candles_archived_by_process": g.archived_by_process})
         if not claimed:
             return "already finished (by another attempt)"
         remember_listings(g)

@@ -260,3 +260,30 @@ def test_a_scan_whose_archive_write_fails_is_failed_with_the_reason(settings, mo
         again = run_scan("all")  # cold again: every coin's 500 hours, archived this time
     assert again.status == "completed" and again.coverage == 1.0
     assert Candle.objects.count() >= again.universe_size * 400
+
+
+@POSTGRES
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_cold_chunk_archives_its_candles_through_the_writer_process(settings):
+    from scanners.chunks import Chunking, assemble, run_chunk
+    from scanners.gather import forget_candles
+    from scanners.engine import run_scan
+    from scanners.models import ScanChunk
+
+    forget_candles()
+    settings.ARCHIVE_WRITER_MIN_COINS = 5
+    enqueued: list[tuple[int, int]] = []
+    with SimulatorServer(seed=11, coins=40) as sim:
+        point_all_at(settings, sim.base_url)
+        settings.SCAN_MAX_COINS = 20
+        run = run_scan("all", chunking=Chunking(10, lambda run_id, index: enqueued.append((run_id, index))))
+        assert len(enqueued) == 2
+        for run_id, index in enqueued:  # as the workers run them: outside the planner's transaction
+            assert run_chunk(run_id, index)["outcome"] == "scored 10 of 10"
+        assert assemble(run.pk)["outcome"] == "assembled"
+    run.refresh_from_db()
+    assert run.status == "completed" and run.scored == 20
+    forget_candles()
+    per_chunk = [c.parameters["candles_archived_by_process"] for c in ScanChunk.objects.filter(run=run)]
+    assert all(n > 10 * 400 for n in per_chunk), per_chunk
+    assert sum(per_chunk) == Candle.objects.count()
