@@ -16,8 +16,8 @@ The rows and the SQL are those of marketdata.archive (`column_rows`, `insert_ign
 with `parent="coin_id"`): multi-row INSERT ... ON CONFLICT DO NOTHING, a transaction per batch of
 `batch` rows, on SQLite an IMMEDIATE one that first checks every coin it names exists (its foreign
 key checks are off on this connection: row by row they cost a fifth of the writes), on PostgreSQL
-the foreign key checked by the database at commit. Tests compare the stored rows with the scan's own
-writes, byte for byte.
+the foreign key checked by the database at commit. Tests compare the stored rows with Django's own writes
+of the same candles (bulk_create), byte for byte.
 """
 from __future__ import annotations
 
