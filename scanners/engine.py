@@ -147,15 +147,16 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                 await gather(md, g, needs, per_coin=False)
                 await sync_to_async(chunking.split)(run, g, md)
                 return None
-            await gather(md, g, needs, keep_writer=True)
             # Scored, and the results prepared, on a thread (the loop still feeds the writer process)
             # while the writer archives its last candles on another core; its writes are done
-            # before anything is stored.
-            started = time.monotonic()
+            # before anything is stored, and waited for however the fetch or the scoring ends (the
+            # loop's end would kill the process mid-batch).
             try:
+                await gather(md, g, needs, keep_writer=True)
+                started = time.monotonic()
                 scored = await sync_to_async(_score, thread_sensitive=False)(run, g, scanners, t)
-            finally:
                 g.stage_seconds["score"] = round(time.monotonic() - started, 3)
+            finally:
                 started = time.monotonic()
                 failure = await g.writes_done()
             if failure is not None:
