@@ -82,9 +82,12 @@ class CandleWriter:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-I", str(PROGRAM), stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE)
         proc.stdin.transport.set_write_buffer_limits(high=BUFFER_BYTES)
-        writer = cls(proc)
         proc.stdin.write(candle_writer.frame(config))
-        return writer
+        first = await _read_answer(proc)  # {"ready": True} once it has connected to the database
+        if "ready" not in first:
+            await proc.wait()
+            raise ArchiveWriteError(f"the candle archive's writer process did not start: {first.get('error')}")
+        return cls(proc)
 
     async def send(self, coin_id: int, interval: str, k: KlineColumns) -> bool:
         """Queue one coin's candles for writing; False if its values do not fit the binary columns
@@ -124,9 +127,13 @@ class CandleWriter:
         raise ArchiveWriteError(f"the candle archive's writer process: {answer.get('error', 'stopped')}")
 
     async def _answer(self) -> dict:
-        try:
-            head = await self.proc.stdout.readexactly(candle_writer.FRAME.size)
-            (size,) = candle_writer.FRAME.unpack(head)
-            return pickle.loads(await self.proc.stdout.readexactly(size))
-        except asyncio.IncompleteReadError:
-            return {"error": f"it exited ({await self.proc.wait()}) without an answer"}
+        return await _read_answer(self.proc)
+
+
+async def _read_answer(proc: asyncio.subprocess.Process) -> dict:
+    try:
+        head = await proc.stdout.readexactly(candle_writer.FRAME.size)
+        (size,) = candle_writer.FRAME.unpack(head)
+        return pickle.loads(await proc.stdout.readexactly(size))
+    except asyncio.IncompleteReadError:
+        return {"error": f"it exited ({await proc.wait()}) without an answer"}

@@ -9,8 +9,10 @@ Protocol, over its stdin and stdout: frames of a 4-byte little-endian length and
 first frame is the configuration (`config` in archive_process.writer_config); then one frame per
 coin: (coin id, interval, n, the open times, close times and trades as 3·n int64, the eight price
 and volume columns as 8·n float64) — exact binary values, no text to parse. End of input ends the
-work: what is buffered is written and one frame answers, {"rows": n} or {"error": "..."}. A failed
-write answers at once and exits, so the scan's next send, or its final flush, fails with it.
+work: what is buffered is written and one frame answers, {"rows": n} or {"error": "..."}. Before
+that, once connected, it says {"ready": True}; if it cannot connect, the error is its only frame
+(the scan then writes its candles itself). A failed write answers at once and exits, so the scan's
+next send, or its final flush, fails with it.
 
 The rows and the SQL are those of marketdata.archive (`column_rows`, `insert_ignoring_conflicts`
 with `parent="coin_id"`): multi-row INSERT ... ON CONFLICT DO NOTHING, a transaction per batch of
@@ -196,6 +198,8 @@ def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
             raise ValueError("no configuration frame")
         sqlite = config["vendor"] == "sqlite"
         writer = SQLiteWriter(config) if sqlite else PostgresWriter(config)
+        stdout.write(frame({"ready": True}))  # connected: the scan may hand its candles over
+        stdout.flush()
         dt = sqlite_datetime if sqlite else utc_datetime
         size, batch = config["batch"], Batch(len(config["columns"]))
         for message in _read_ahead(stdin):

@@ -64,6 +64,7 @@ class Gathered:
     # How a writer process reaches the database (marketdata.archive_process.writer_config), where one may be used
     writer_config: dict | None = field(default=None, repr=False, compare=False)
     writer: CandleWriter | None = field(default=None, repr=False, compare=False)  # this fetch's, if started
+    writer_starting: asyncio.Future | None = field(default=None, repr=False, compare=False)
     archived_by_process: int = 0  # candle rows the writer process archived
     spot_url: str = ""  # whose candles (the candle book's key), set by gather
     ranked_count: int | None = None
@@ -95,20 +96,32 @@ class Gathered:
                 self.room = asyncio.Event()
             await self.room.wait()
 
-    async def start_writer(self, cold_coins: int) -> None:
-        """A writer process for this fetch's candles, if it is cold enough to be worth one and one
-        may be used here; if it cannot start, the scan writes them itself."""
-        if self.writer_config is None or cold_coins < settings.ARCHIVE_WRITER_MIN_COINS:
+    def start_writer(self, cold_coins: int) -> None:
+        """Start a writer process for this fetch's candles, if it is cold enough to be worth one and
+        one may be used here. It starts while the first klines are fetched; if it cannot (no
+        process, no database connection), the scan writes its candles itself."""
+        if self.writer_config is not None and cold_coins >= settings.ARCHIVE_WRITER_MIN_COINS:
+            self.writer_starting = asyncio.ensure_future(CandleWriter.start(self.writer_config))
+
+    async def _writer_ready(self) -> None:
+        """Wait for the writer process being started, if any (every caller waits for the same one)."""
+        if self.writer_starting is None:
             return
         try:
-            self.writer = await CandleWriter.start(self.writer_config)
-        except OSError as exc:
-            log.warning("the candle writer process did not start (%s); the scan writes its candles itself", exc)
+            writer = await self.writer_starting
+        except (OSError, ArchiveWriteError) as exc:
+            if self.writer_starting is not None:
+                self.writer_starting = None
+                log.warning("%s; the scan writes its candles itself", exc)
+            return
+        if self.writer_starting is not None:
+            self.writer, self.writer_starting = writer, None
 
     async def archive_klines(self, coin_id: int, interval: str, k: KlineColumns) -> None:
         """Archive a coin's closed candles: through the writer process when there is one."""
         if not len(k):
             return
+        await self._writer_ready()
         try:
             sent = self.writer is not None and await self.writer.send(coin_id, interval, k)
         except Exception:
@@ -136,6 +149,7 @@ class Gathered:
         """Wait for the writes running in their own task and in the writer process, if any; the
         first failure, returned."""
         flusher, self.flusher = self.flusher, None
+        await self._writer_ready()
         writer, self.writer = self.writer, None
         failure = None
         if flusher is not None:
@@ -411,7 +425,7 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         return Slots.OTHER_KLINES
     if per_coin and "klines" in needs:
         g.spot_url = base = md.spot.http.base_url
-        await g.start_writer(sum(1 for cd in g.coins.values() if not (_candle_book.get((base, cd.symbol)) or cd.candles)))
+        g.start_writer(sum(1 for cd in g.coins.values() if not (_candle_book.get((base, cd.symbol)) or cd.candles)))
         jobs += [slots.run(_klines(md, g, cd, now_ms), klines_lane(cd), cd, arrived and (lambda cd=cd: arrived(cd)))
                  for cd in g.coins.values()]
 

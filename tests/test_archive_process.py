@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, connections
 from django.db.utils import ConnectionHandler
 
+from marketdata.archive import column_rows
 from marketdata.archive_process import ArchiveWriteError, CandleWriter, writer_config
 from marketdata.binance_spot import KlineColumns, ms_to_dt
 from marketdata.models import Candle, Coin
@@ -229,7 +230,8 @@ def test_a_failed_writer_process_forgets_its_coins_candles_too(sqlite_file):
     g.writer_config = writer_config(batch=1, using=sqlite_file)  # no coin exists in this file
 
     async def go():
-        await g.start_writer(cold_coins=10**6)
+        g.start_writer(cold_coins=10**6)
+        await g._writer_ready()
         assert g.writer is not None
         await g.archive_klines(1, "1h", columns(5))
         return await g.writes_done()
@@ -287,3 +289,29 @@ def test_a_cold_chunk_archives_its_candles_through_the_writer_process(settings):
     per_chunk = [c.parameters["candles_archived_by_process"] for c in ScanChunk.objects.filter(run=run)]
     assert all(n > 10 * 400 for n in per_chunk), per_chunk
     assert sum(per_chunk) == Candle.objects.count()
+
+
+def test_a_writer_that_cannot_reach_the_database_leaves_the_candles_to_the_scan(tmp_path, monkeypatch, caplog):
+    from scanners import gather as gather_mod
+    from scanners.coindata import CoinData
+    from scanners.gather import Gathered
+
+    config = {"vendor": "sqlite", "params": {"database": str(tmp_path / "no" / "such" / "dir.sqlite3")}, "batch": 10,
+              "table": '"marketdata_candle"', "columns": ['"coin_id"'], "coin_table": '"marketdata_coin"',
+              "coin_pk": '"id"'}
+    with pytest.raises(ArchiveWriteError, match="did not start: OperationalError: unable to open database file"):
+        asyncio.run(CandleWriter.start(config))
+
+    written: list[list[tuple]] = []
+    monkeypatch.setattr(gather_mod, "write_candle_rows", lambda rows: written.append(rows))
+    g = Gathered(coins={"AUSDT": CoinData("AUSDT", 1)}, universe=[], writer_config=config)
+
+    async def go():
+        g.start_writer(cold_coins=10**6)
+        await asyncio.gather(g.archive_klines(1, "1h", columns(5)), g.archive_klines(1, "1h", columns(3, start=START + 5 * HOUR)))
+        return await g.writes_done(), await g.flush_candles()
+    assert asyncio.run(go()) == (None, None)
+    assert sorted(r[2] for batch in written for r in batch) == sorted(
+        r[2] for r in column_rows(1, "1h", columns(5)) + column_rows(1, "1h", columns(3, start=START + 5 * HOUR)))
+    assert g.writer is None and g.archived_by_process == 0
+    assert "did not start" in caplog.text and "the scan writes its candles itself" in caplog.text
