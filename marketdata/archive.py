@@ -5,6 +5,7 @@ from datetime import datetime
 from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -149,6 +150,9 @@ def _prepared_column(field, values: tuple) -> tuple | list:
         return values
     if kind == "JSONField":
         adapt, encoder = connection.ops.adapt_json_value, field.encoder
+        if encoder is None:
+            wrap = _pg_jsonb if connection.vendor == "postgresql" else None
+            return [None if v is None else _adapt_json(v, adapt, wrap) for v in values]
         return [None if v is None else adapt(v, encoder) for v in values]
     prep = field.get_db_prep_save
     if kind == "DateTimeField":
@@ -160,6 +164,34 @@ def _prepared_column(field, values: tuple) -> tuple | list:
             out.append(memo[v])
         return out
     return [prep(v, connection) for v in values]
+
+
+# What orjson must leave to json.dumps (which refuses them without an encoder, as Django would).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _orjson_text(value: Any) -> str:
+    return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+
+
+def _pg_jsonb(text: str) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(text, dumps=str)  # already encoded: psycopg sends the text as it is
+
+
+def _adapt_json(value: Any, adapt: Callable[[Any, Any], Any], wrap: Callable[[str], Any] | None) -> Any:
+    """A JSON value as the backend's adapter gives it, encoded by orjson instead of json.dumps: a cold
+    scan encodes ~5,000 results and ~1,000 unified scores, ~0.1 s of its serial tail with json.dumps
+    at 990 coins, a tenth of that with orjson. The text differs only in spacing (and in number
+    spelling, 1e-07 as 1e-7): the same JSON. A value orjson refuses (a key that is not a string, an
+    integer over 64 bits, a datetime or dataclass) goes to the adapter as before. NaN, which json.dumps
+    writes as a token that is not JSON (PostgreSQL's jsonb rejects it), orjson writes as null."""
+    try:
+        text = _orjson_text(value)
+    except TypeError:
+        return adapt(value, None)
+    return wrap(text) if wrap is not None else text
 
 
 def datetime_adapter() -> Callable[[int], Any]:

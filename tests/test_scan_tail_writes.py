@@ -4,12 +4,13 @@ must be exactly what the old way (bulk_create of instances, every result read ba
 the same data. The old way is kept here as the reference."""
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from marketdata.archive import insert_rows
 from marketdata.models import Candle, Coin
@@ -75,12 +76,16 @@ def scored(g: Gathered):
 
 
 def stored(model, run_field: str, run_id: int, exclude: set[str]) -> list[tuple]:
-    """The rows of one run as the database holds them (JSON as its text), in insertion order."""
-    fields = [f.column for f in model._meta.concrete_fields if f.name not in exclude]
+    """The rows of one run as the database holds them, in insertion order: JSON as the value its text
+    holds (insert_rows encodes with orjson, bulk_create with json.dumps: the spacing differs)."""
+    concrete = [f for f in model._meta.concrete_fields if f.name not in exclude]
     table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(fields)} FROM {table} WHERE {run_field} = %s ORDER BY id", [run_id])
-        return cursor.fetchall()
+        cursor.execute(f"SELECT {', '.join(f.column for f in concrete)} FROM {table} WHERE {run_field} = %s "
+                       "ORDER BY id", [run_id])
+        rows = cursor.fetchall()
+    is_json = [f.get_internal_type() == "JSONField" for f in concrete]
+    return [tuple(json.loads(v) if j and v is not None else v for v, j in zip(row, is_json)) for row in rows]
 
 
 # ---------------------------------------------------------------- the old way, as it was
@@ -215,6 +220,25 @@ def test_insert_rows_stores_what_bulk_create_stores():
     # bulk_create sets auto_now_add itself; insert_rows stores the value passed
     assert [(r.score, r.created_at) for r in ScanResult.objects.filter(run=runs[1]).order_by("id")] == \
         [(7.0, at), (None, at + timedelta(microseconds=1)), (81.25, at + timedelta(microseconds=2))]
+
+
+def test_json_that_orjson_refuses_is_encoded_as_django_encodes_it():
+    coin = Coin.objects.create(symbol="AUSDT", base_asset="A", quote_asset="USDT")
+    run = ScanRun.objects.create(scanner="all")
+    at = datetime(2026, 5, 1, 10, tzinfo=timezone.utc)
+    fields = ("run", "coin", "scanner", "scores", "signal", "direction", "reasons", "missing", "inputs", "created_at")
+    # a key that is not a string: json.dumps writes it as "1" (orjson refuses it, so the adapter encodes it)
+    insert_rows(ScanResult, fields, [(run.pk, coin.id, "rsi", {1: 2.5, "big": 2 ** 70}, "", "", ["→"], [], {}, at)])
+    assert ScanResult.objects.get(run=run).scores == {"1": 2.5, "big": 2 ** 70}
+    # a datetime in JSON: refused without an encoder, as bulk_create refuses it; nothing is written
+    with pytest.raises(TypeError):
+        insert_rows(ScanResult, fields, [(run.pk, coin.id, "mss", {"at": at}, "", "", [], [], {}, at)])
+    with pytest.raises(TypeError), transaction.atomic():
+        ScanResult.objects.bulk_create([ScanResult(run=run, coin=coin, scanner="mss", scores={"at": at})])
+    assert ScanResult.objects.filter(run=run).count() == 1
+    # NaN is not JSON: written as null (json.dumps would write the token NaN, which jsonb rejects)
+    insert_rows(ScanResult, fields, [(run.pk, coin.id, "social", {"momentum": float("nan")}, "", "", [], [], {}, at)])
+    assert ScanResult.objects.get(run=run, scanner="social").scores == {"momentum": None}
 
 
 def test_save_results_writes_the_rows_the_old_way_wrote():
