@@ -1,7 +1,9 @@
 """Writing what the clients fetched into the database archive (Coin, Candle)."""
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime, time as dt_time
+from decimal import Decimal
 from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple
 
@@ -133,6 +135,69 @@ def insert_prepared(prepared: PreparedRows) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(prepared.sql, prepared.params)
     return len(prepared.params)
+
+
+def read_rows(queryset, *fields: str) -> list[tuple]:
+    """`queryset.values_list(*fields)`, the same values, read without the ORM's converter calls per
+    value: a JSON column is decoded by orjson (json.loads, as Django does, for what orjson refuses:
+    NaN tokens, integers over 64 bits; a text that is no JSON at all comes back as it is, as Django
+    returns it), any other converted column (SQLite's datetimes) once per distinct value. The
+    alert rules read back the ~5,000 results a full scan has just written; with the ORM's
+    conversions that was ~0.05 s of the scan's serial tail at 990 coins."""
+    qs = queryset.values_list(*fields)
+    compiler = qs.query.get_compiler(using=qs.db)
+    sql, params = compiler.as_sql()
+    db = connections[qs.db]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    columns: list = list(zip(*rows))
+    for i, (convs, expression) in compiler.get_converters([col for col, _, _ in compiler.select]).items():
+        field = expression.output_field
+        if field.get_internal_type() == "JSONField" and getattr(field, "decoder", None) is None \
+                and getattr(expression, "target", None) is field:  # the column itself, not a key of it
+            columns[i] = [None if v is None else _loads_json(v) for v in columns[i]]
+        else:
+            columns[i] = _converted(columns[i], convs, expression, db)
+    return list(zip(*columns))
+
+
+def _loads_json(text: Any) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+
+def _converted(values: tuple, convs: list, expression, db) -> list:
+    memo: dict = {}
+    out = []
+    for v in values:
+        try:
+            out.append(memo[v])
+            continue
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: converted every time
+            pass
+        converted = v
+        for convert in convs:
+            converted = convert(converted, expression, db)
+        if type(converted) in _IMMUTABLE:  # shared between the rows that hold the same value
+            try:
+                memo[v] = converted
+            except TypeError:
+                pass
+        out.append(converted)
+    return out
+
+
+_IMMUTABLE = {datetime, date, dt_time, Decimal, str, int, float, bool, bytes, type(None)}
 
 
 # internal type -> the value types its get_db_prep_save returns unchanged (on every backend)

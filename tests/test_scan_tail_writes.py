@@ -373,3 +373,31 @@ def test_a_signal_a_concurrent_recorder_wrote_is_skipped(monkeypatch):
     assert (c.coin_id, c.scanner, c.match.direction) not in keys and len(keys) > 20
     assert Signal.objects.count() == len(keys) + 1
     assert AlertDelivery.objects.count() == len(keys)  # none for the signal this recorder did not write
+
+
+def test_the_rules_read_every_unified_metric_they_may_name():
+    from signals.outbox import _RuledUnified
+    assert set(METRICS["unified"]) <= set(_RuledUnified._fields)
+
+
+def test_read_rows_gives_what_values_list_gives():
+    g = universe(8, seed=3)
+    snaps, outputs = scored(g)
+    run = ScanRun.objects.create(scanner="all")
+    save_results(run, g, snaps, outputs)
+    update_unified(run, g, snaps, outputs)
+    from marketdata.archive import read_rows
+    for qs, fields in ((ScanResult.objects.filter(run=run).order_by("pk"),
+                        ("pk", "coin_id", "scanner", "score", "scores", "inputs", "missing", "data_as_of", "created_at")),
+                       (UnifiedScore.objects.filter(run=run).order_by("pk"),
+                        ("coin_id", "computed_at", "unified_score", "tier", "components", "breakdown", "agreeing_scanners")),
+                       (ScanResult.objects.filter(run=run, scores__rsi__isnull=False).order_by("pk"), ("pk", "scores__rsi"))):
+        expected = list(qs.values_list(*fields))
+        assert expected and read_rows(qs, *fields) == expected
+    assert read_rows(ScanResult.objects.filter(run=-1), "pk", "scores") == []
+    # JSON text that orjson refuses (a NaN token, as json.dumps writes it; a 70-bit integer) is read as
+    # json.loads reads it, and text that is no JSON at all comes back as it is, as the ORM gives it
+    # (the databases' JSON checks keep both out of these tables; read_rows may read any JSONField)
+    from marketdata.archive import _loads_json
+    assert repr(_loads_json('{"x": NaN, "n": 1180591620717411303424}')) == repr({"x": float("nan"), "n": 2 ** 70})
+    assert _loads_json("not json") == "not json"
