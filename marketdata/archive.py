@@ -8,6 +8,7 @@ from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -117,15 +118,17 @@ class PreparedRows(NamedTuple):
     params: list[tuple]
 
 
-def prepare_rows(model, fields: tuple[str, ...], rows: list[tuple]) -> PreparedRows:
+def prepare_rows(model, fields: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False
+                 ) -> PreparedRows:
     """What insert_rows executes, prepared without a query (so on any thread: a cold scan prepares
-    its results while the candle writer process finishes)."""
+    its results while the candle writer process finishes). `ignore_conflicts`: a row that would
+    break a unique constraint is skipped, as bulk_create(ignore_conflicts=True) skips it."""
     opts = model._meta
     model_fields = [opts.get_field(name) for name in fields]
     columns = [_prepared_column(f, column) for f, column in zip(model_fields, zip(*rows))]
     q = connection.ops.quote_name
     sql = (f"INSERT INTO {q(opts.db_table)} ({', '.join(q(f.column) for f in model_fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(model_fields))})")
+           f"VALUES ({', '.join(['%s'] * len(model_fields))})" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
     return PreparedRows(sql, list(zip(*columns)))
 
 
@@ -146,7 +149,10 @@ def read_rows(queryset, *fields: str) -> list[tuple]:
     conversions that was ~0.05 s of the scan's serial tail at 990 coins."""
     qs = queryset.values_list(*fields)
     compiler = qs.query.get_compiler(using=qs.db)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # e.g. `pk__in=[]`: no query, as the ORM sends none
+        return []
     db = connections[qs.db]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
@@ -282,26 +288,52 @@ def db_datetime(ms: int):
     return datetime_adapter()(ms)
 
 
+class CoinFacts(NamedTuple):
+    """What a scan reads of a coin row before it fetches."""
+    id: int
+    listed_at: datetime | None
+    has_perpetual: bool
+
+
+COIN_FIELDS = ("symbol", "base_asset", "quote_asset", "has_spot", "has_perpetual", "listed_at", "first_seen_at", "active")
+
+
 def sync_coins(infos: list[SymbolInfo], *, universe: bool = True) -> dict[str, Coin]:
     """Create coins seen for the first time, refresh their assets; with `universe`, coins that
-    left the listing are marked inactive (their history stays)."""
-    existing = {c.symbol: c for c in Coin.objects.all()}
+    left the listing are marked inactive (their history stays). The coins, by symbol."""
+    _write_coins(infos, universe)
+    return {c.symbol: c for c in Coin.objects.filter(symbol__in=[i.symbol for i in infos])}
+
+
+def sync_coin_facts(infos: list[SymbolInfo], *, universe: bool = True) -> dict[str, CoinFacts]:
+    """sync_coins for a scan: each coin's facts read as rows, not model instances (every scan reads
+    its ~1,000 coins)."""
+    _write_coins(infos, universe)
+    return {symbol: CoinFacts(pk, listed_at, has_perpetual) for symbol, pk, listed_at, has_perpetual in read_rows(
+        Coin.objects.filter(symbol__in=[i.symbol for i in infos]), "symbol", "pk", "listed_at", "has_perpetual")}
+
+
+def _write_coins(infos: list[SymbolInfo], universe: bool) -> None:
+    """Written as rows: a cold scan creates ~1,000 coins, which bulk_create wrote in ~0.07 s
+    (SQLite statements of ~120 rows, each value prepared by the compiler)."""
+    existing = {symbol: (pk, base, quote, active) for symbol, pk, base, quote, active in read_rows(
+        Coin.objects.all(), "symbol", "pk", "base_asset", "quote_asset", "active")}
     new, changed = [], []
+    now = timezone.now()
     for info in infos:
         coin = existing.get(info.symbol)
+        trading = info.status == "TRADING"
         if coin is None:
-            new.append(Coin(symbol=info.symbol, base_asset=info.base_asset, quote_asset=info.quote_asset,
-                            has_spot=True, active=info.status == "TRADING"))
-        elif (coin.base_asset, coin.quote_asset, coin.active) != (info.base_asset, info.quote_asset, info.status == "TRADING"):
-            coin.base_asset, coin.quote_asset, coin.active = info.base_asset, info.quote_asset, info.status == "TRADING"
-            changed.append(coin)
-    Coin.objects.bulk_create(new, ignore_conflicts=True)
+            new.append((info.symbol, info.base_asset, info.quote_asset, True, False, None, now, trading))
+        elif coin[1:] != (info.base_asset, info.quote_asset, trading):
+            changed.append(Coin(pk=coin[0], base_asset=info.base_asset, quote_asset=info.quote_asset, active=trading))
+    if new:  # a coin another scan has just created is skipped, as bulk_create(ignore_conflicts=True) skips it
+        insert_prepared(prepare_rows(Coin, COIN_FIELDS, new, ignore_conflicts=True))
     if changed:
         Coin.objects.bulk_update(changed, ["base_asset", "quote_asset", "active"])
     if universe:
         seen = {i.symbol for i in infos}
         Coin.objects.filter(active=True, quote_asset__in={i.quote_asset for i in infos}).exclude(symbol__in=seen).update(active=False)
-    return {c.symbol: c for c in Coin.objects.filter(symbol__in=[i.symbol for i in infos])}
 
 
 def update_listings(rows: list[tuple[int, bool, datetime | None]]) -> None:

@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from marketdata.archive import store_metrics, sync_coins, update_listings
+from marketdata.archive import store_metrics, sync_coin_facts, update_listings
 from marketdata.archive_process import ArchiveWriteError, writer_config
 from marketdata.binance_spot import SymbolInfo
 from marketdata.cache import smart_cache
@@ -110,7 +110,7 @@ def _select(infos: list[SymbolInfo], symbols: list[str] | None) -> list[SymbolIn
 def _load_coins(universe: list[SymbolInfo], explicit: bool) -> dict[str, CoinData]:
     """CoinData for the universe, with what the archive knows that a scan cannot refetch cheaply:
     listing times and the open interest of about 24 hours ago."""
-    coins = sync_coins(universe, universe=not explicit)
+    coins = sync_coin_facts(universe, universe=not explicit)
     out = {s: CoinData(s, c.id, utc_ms(c.listed_at) if c.listed_at else None, c.has_perpetual)
            for s, c in coins.items()}
     by_id = {cd.coin_id: cd for cd in out.values()}

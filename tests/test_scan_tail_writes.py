@@ -395,6 +395,7 @@ def test_read_rows_gives_what_values_list_gives():
         expected = list(qs.values_list(*fields))
         assert expected and read_rows(qs, *fields) == expected
     assert read_rows(ScanResult.objects.filter(run=-1), "pk", "scores") == []
+    assert read_rows(ScanResult.objects.filter(pk__in=[]), "pk", "scores") == []
     # JSON text that orjson refuses (a NaN token, as json.dumps writes it; a 70-bit integer) is read as
     # json.loads reads it, and text that is no JSON at all comes back as it is, as the ORM gives it
     # (the databases' JSON checks keep both out of these tables; read_rows may read any JSONField)
