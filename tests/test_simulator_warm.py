@@ -1,23 +1,38 @@
 """The simulator's start-up warm-up renders the hourly candles a cold scan asks for, so serving them
 costs a join of cached rows, and the answers are the ones it would have built on demand."""
+import pytest
+
+from marketdata.simulator.klines import CHUNK, KlineBook
 from marketdata.simulator.market import SimMarket
 
 NOW = 1_790_000_000.0  # a fixed clock: both markets see the same hour
 
 
-def test_warm_renders_a_cold_scans_candles_and_changes_no_answer():
-    warmed, lazy = SimMarket(n_coins=12, clock=lambda: NOW), SimMarket(n_coins=12, clock=lambda: NOW)
+@pytest.mark.parametrize("now", [NOW, NOW + 17 * 3600, NOW + 40 * 3600])  # chunks start at other hours
+def test_warm_renders_a_cold_scans_candles_and_changes_no_answer(now, monkeypatch):
+    warmed, lazy = SimMarket(n_coins=12, clock=lambda: now), SimMarket(n_coins=12, clock=lambda: now)
     warmed.warm()
     lazy.warm(kline_hours=0)
     symbols = [i.symbol for i in warmed.instruments()]
     assert len(symbols) >= 12
+    built = []
+    rows = KlineBook.rows
+
+    def counting(book, inst, sp, lo, hi, *args):
+        if book is warmed.kline_book:
+            built.append((inst.symbol, lo, hi))
+        return rows(book, inst, sp, lo, hi, *args)
+    monkeypatch.setattr(KlineBook, "rows", counting)
     before = warmed.kline_book.stats()
     for symbol in symbols:
-        assert warmed.klines_json(symbol, "1h", limit=501) == lazy.klines_json(symbol, "1h", limit=501)
+        assert warmed.klines_json(symbol, "1h", limit=500) == lazy.klines_json(symbol, "1h", limit=500)
     after = warmed.kline_book.stats()
-    # Every closed chunk came from the cache; only the still-open chunk of each coin was built.
+    # Every closed chunk came from the cache; only the still-open chunk of each coin was built, once
+    # (its rows: from the chunk's first hour to the open one; none for a pair no longer trading)
     assert after["hits"] - before["hits"] >= 7 * len(symbols)
     assert after["misses"] == before["misses"]
+    assert len({s for s, _, _ in built}) == len(built) >= len(symbols) - 2
+    assert all(lo % CHUNK == 0 and hi - lo < CHUNK for _, lo, hi in built)
     assert lazy.kline_book.stats()["hits"] == 0
 
 

@@ -215,9 +215,10 @@ class SimMarket:
             self._hours(inst, h, max(h, self._last_hour(inst, now)), now)
             if kline_hours > 0:
                 # From a chunk boundary, so every closed chunk of the span is cached whole (and
-                # from the last candle: a delisted pair's are its last ones).
-                start_h = (self._last_hour(inst, now) - kline_hours) // KLINE_CHUNK * KLINE_CHUNK
-                self.kline_book.body("spot", inst, "1h", hour_ms(start_h), None, 1000, now)
+                # from the last candle: a delisted pair's are its last ones). Chunks are numbered
+                # in hours since the epoch (1h buckets), not in the simulator's own hours.
+                first = hour_ms(self._last_hour(inst, now) - kline_hours) // HOUR_MS // KLINE_CHUNK * KLINE_CHUNK
+                self.kline_book.body("spot", inst, "1h", first * HOUR_MS, None, 1000, now)
         return len(items)
 
     @staticmethod
