@@ -41,8 +41,8 @@ def writer_config(batch: int, using: str = DEFAULT_DB_ALIAS) -> dict | None:
     db = connections[using]
     if not settings.ARCHIVE_WRITER_PROCESS or db.in_atomic_block:
         return None
-    from .archive import CANDLE_FIELDS
-    from .models import Candle, Coin
+    from .archive import CANDLE_FIELDS, METRIC_FIELDS
+    from .models import Candle, Coin, MetricPoint
 
     if db.vendor == "sqlite":
         if db.is_in_memory_db():
@@ -56,8 +56,12 @@ def writer_config(batch: int, using: str = DEFAULT_DB_ALIAS) -> dict | None:
     else:
         return None
     q = db.ops.quote_name
+
+    def columns(model, fields: tuple[str, ...]) -> list[str]:
+        return [q(model._meta.get_field(f.removesuffix("_id")).column) for f in fields]
     return {"vendor": db.vendor, "params": params, "batch": batch, "table": q(Candle._meta.db_table),
-            "columns": [q(Candle._meta.get_field(f.removesuffix("_id")).column) for f in CANDLE_FIELDS],
+            "columns": columns(Candle, CANDLE_FIELDS), "metric_table": q(MetricPoint._meta.db_table),
+            "metric_columns": columns(MetricPoint, METRIC_FIELDS),
             "coin_table": q(Coin._meta.db_table), "coin_pk": q(Coin._meta.pk.column)}
 
 
@@ -74,6 +78,7 @@ class CandleWriter:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.answer = asyncio.ensure_future(self._answer())
+        self.metric_rows = 0  # metric points written, known once closed
 
     @classmethod
     async def start(cls, config: dict) -> "CandleWriter":
@@ -107,6 +112,17 @@ class CandleWriter:
             await self._raise_failure()
         return True
 
+    async def send_metrics(self, points: list[tuple[int, str, int, float, str]]) -> None:
+        """Queue metric points (coin id, metric, time in ms, value, source) for writing, as
+        marketdata.archive.store_metrics writes them. A failure of the writer so far is raised here."""
+        if self.answer.done():
+            await self._raise_failure()
+        self.proc.stdin.write(candle_writer.frame((candle_writer.METRICS, points)))
+        try:
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            await self._raise_failure()
+
     async def close(self) -> int:
         """End the input and wait for the last writes. Returns the rows written (those offered, as
         `insert_ignoring_conflicts` counts them); raises ArchiveWriteError if any write failed."""
@@ -119,6 +135,7 @@ class CandleWriter:
         await self.proc.wait()
         if "error" in answer:
             raise ArchiveWriteError(f"the candle archive's writer process: {answer['error']}")
+        self.metric_rows = answer.get("metric_rows", 0)
         return answer["rows"]
 
     async def _raise_failure(self):

@@ -8,8 +8,11 @@ candle_writer.py`), so nothing here may import a sibling module.
 Protocol, over its stdin and stdout: frames of a 4-byte little-endian length and a pickle. The
 first frame is the configuration (`config` in archive_process.writer_config); then one frame per
 coin: (coin id, interval, n, the open times, close times and trades as 3·n int64, the eight price
-and volume columns as 8·n float64) — exact binary values, no text to parse. End of input ends the
-work: what is buffered is written and one frame answers, {"rows": n} or {"error": "..."}. Before
+and volume columns as 8·n float64) — exact binary values, no text to parse — and, where the
+configuration names the metric table, frames of metric points ("metrics", [(coin id, metric, time
+in ms, value, source), ...]), each written at once in a transaction of its own (the rows and SQL of
+marketdata.archive.store_metrics). End of input ends the work: what is buffered is written and
+one frame answers, {"rows": n, "metric_rows": m} or {"error": "..."}. Before
 that, once connected, it says {"ready": True}; if it cannot connect, the error is its only frame
 (the scan then writes its candles itself). A failed write answers at once and exits, so the scan's
 next send, or its final flush, fails with it.
@@ -39,6 +42,7 @@ FRAME = struct.Struct("<I")
 FLOAT_COLUMNS = ("open", "high", "low", "close", "volume", "quote_volume", "taker_buy_base_volume",
                  "taker_buy_quote_volume")
 MAX_ROWS_PER_INSERT = 500
+CANDLES, METRICS = "candles", "metrics"  # the tables it writes (a metrics frame starts with METRICS)
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -103,6 +107,13 @@ class Batch:
         return list(zip(*[tail] * self.width))
 
 
+def _statements(table: str, columns: list[str], per: int, mark: str) -> tuple[str, str]:
+    """The multi-row INSERT of `per` rows and the one-row one, both skipping existing rows."""
+    row = "(" + ", ".join([mark] * len(columns)) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    return head + ", ".join([row] * per) + " ON CONFLICT DO NOTHING", head + row + " ON CONFLICT DO NOTHING"
+
+
 class SQLiteWriter:
     def __init__(self, config: dict) -> None:
         import sqlite3
@@ -114,15 +125,14 @@ class SQLiteWriter:
         if params.get("init_command"):
             self.db.executescript(params["init_command"])
         self.db.execute("PRAGMA foreign_keys = OFF")
-        self.width = len(config["columns"])
-        self.per = max(1, min(MAX_ROWS_PER_INSERT, self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // self.width))
-        row = "(" + ", ".join(["?"] * self.width) + ")"
-        head = f"INSERT INTO {config['table']} ({', '.join(config['columns'])}) VALUES "
-        self.many = head + ", ".join([row] * self.per) + " ON CONFLICT DO NOTHING"
-        self.one = head + row + " ON CONFLICT DO NOTHING"
+        limit = self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.tables = {}  # name -> (multi-row statement, one-row statement, rows per multi-row statement)
+        for name, (table, columns) in _tables(config).items():
+            per = max(1, min(MAX_ROWS_PER_INSERT, limit // len(columns)))
+            self.tables[name] = (*_statements(table, columns, per, "?"), per)
         self.coins = f"SELECT {config['coin_pk']} FROM {config['coin_table']} WHERE {config['coin_pk']} IN "
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, table: str = CANDLES) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -133,8 +143,8 @@ class SQLiteWriter:
                 found.update(pk for (pk,) in db.execute(self.coins + "(" + ", ".join(["?"] * len(part)) + ")", part))
             missing = [pk for pk in wanted if pk not in found]
             if missing:
-                raise LookupError(f"FOREIGN KEY constraint failed: candles name no coin {missing[:5]}")
-            _insert(db, self.many, self.one, self.per, batch)
+                raise LookupError(f"FOREIGN KEY constraint failed: {table} name no coin {missing[:5]}")
+            _insert(db, *self.tables[table], batch)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -146,17 +156,22 @@ class PostgresWriter:
         import psycopg
 
         self.db = psycopg.connect(**config["params"], autocommit=True)
-        width = len(config["columns"])
-        self.per = max(1, min(MAX_ROWS_PER_INSERT, 65_535 // width))
-        row = "(" + ", ".join(["%s"] * width) + ")"
-        head = f"INSERT INTO {config['table']} ({', '.join(config['columns'])}) VALUES "
-        self.many = head + ", ".join([row] * self.per) + " ON CONFLICT DO NOTHING"
-        self.one = head + row + " ON CONFLICT DO NOTHING"
+        self.tables = {}
+        for name, (table, columns) in _tables(config).items():
+            per = max(1, min(MAX_ROWS_PER_INSERT, 65_535 // len(columns)))
+            self.tables[name] = (*_statements(table, columns, per, "%s"), per)
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch, table: str = CANDLES) -> None:
         # The foreign key is DEFERRABLE INITIALLY DEFERRED (Django creates it so): checked at commit.
         with self.db.transaction(), self.db.cursor() as cursor:
-            _insert(cursor, self.many, self.one, self.per, batch)
+            _insert(cursor, *self.tables[table], batch)
+
+
+def _tables(config: dict) -> dict[str, tuple[str, list[str]]]:
+    tables = {CANDLES: (config["table"], config["columns"])}
+    if config.get("metric_table"):
+        tables[METRICS] = (config["metric_table"], config["metric_columns"])
+    return tables
 
 
 def _insert(cursor, many: str, one: str, per: int, batch: Batch) -> None:
@@ -191,7 +206,7 @@ def _read_ahead(stdin: BinaryIO) -> Iterator[Any]:
 
 def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
     """Read the configuration and the coins' columns, write them batch by batch; the answer."""
-    total = 0
+    total = metrics = 0
     try:
         config = read_frame(stdin)
         if not isinstance(config, dict):
@@ -203,6 +218,13 @@ def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
         dt = sqlite_datetime if sqlite else utc_datetime
         size, batch = config["batch"], Batch(len(config["columns"]))
         for message in _read_ahead(stdin):
+            if message[0] == METRICS:  # (METRICS, [(coin id, metric, at ms, value, source), ...]): at once
+                points = Batch(len(config["metric_columns"]))
+                for coin_id, metric, at_ms, value, source in message[1]:
+                    points.add(coin_id, [coin_id, metric, dt(at_ms), value, source])
+                writer.write(points, METRICS)
+                metrics += len(points)
+                continue
             batch.add(message[0], values_of(*message, dt))
             if len(batch) >= size:
                 writer.write(batch)
@@ -210,9 +232,9 @@ def run(stdin: BinaryIO, stdout: BinaryIO) -> dict:
         if len(batch):
             writer.write(batch)
             total += len(batch)
-        answer = {"rows": total}
+        answer = {"rows": total, "metric_rows": metrics}
     except Exception as exc:  # noqa: BLE001 - the scan raises it, with its type and message
-        answer = {"error": f"{type(exc).__name__}: {exc}", "rows": total}
+        answer = {"error": f"{type(exc).__name__}: {exc}", "rows": total, "metric_rows": metrics}
     stdout.write(frame(answer))
     stdout.flush()
     return answer

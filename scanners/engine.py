@@ -200,7 +200,8 @@ def _store(run: ScanRun, g: Gathered, scored: Scored, on_scored: OnScored | None
     snaps, outputs, results = scored
     started = time.monotonic()
     remember_listings(g)
-    store_metrics(g.new_metrics)
+    if not g.metrics_archived:  # else the writer process has stored them (gather)
+        store_metrics(g.new_metrics)
     run.scored = save_results(run, g, snaps, outputs, results)
     if on_scored is not None:
         on_scored(run, g, snaps, outputs)
@@ -250,7 +251,8 @@ def _run_scan(scanner: str, scanners: tuple[str, ...], symbols: list[str] | None
         g, scored = gathered
         run.errors.extend(g.errors)
         run.parameters.update({"shortlist": g.shortlist, "data_times": g.data_times, "stage_seconds": g.stage_seconds,
-                               "candles_archived_by_process": g.archived_by_process})
+                               "candles_archived_by_process": g.archived_by_process,
+                               "metric_points_archived_by_process": g.metric_points_archived_by_process})
         _store(run, g, scored, on_scored)
     if run.status == ScanRun.RUNNING:
         run.status = ScanRun.PARTIAL if run.errors else ScanRun.COMPLETED

@@ -66,6 +66,8 @@ class Gathered:
     writer: CandleWriter | None = field(default=None, repr=False, compare=False)  # this fetch's, if started
     writer_starting: asyncio.Future | None = field(default=None, repr=False, compare=False)
     archived_by_process: int = 0  # candle rows the writer process archived
+    metrics_archived: bool = False  # new_metrics handed to the writer process (stored once it is done)
+    metric_points_archived_by_process: int = 0
     spot_url: str = ""  # whose candles (the candle book's key), set by gather
     ranked_count: int | None = None
     data_times: dict[str, str] = field(default_factory=dict)  # source -> when its data were measured
@@ -160,6 +162,7 @@ class Gathered:
         if writer is not None:
             try:
                 self.archived_by_process += await writer.close()
+                self.metric_points_archived_by_process += writer.metric_rows
             except Exception as exc:  # noqa: BLE001 - as above
                 failure = failure or exc
         if failure is not None:
@@ -456,8 +459,11 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         lap("shortlist")
     if keep_writer and g.writer is not None:
         # The caller scores while the writer process archives what it still has, then waits for it
-        # (`writes_done`); the scan's own buffer holds only what the writer could not take.
+        # (`writes_done`); the scan's own buffer holds only what the writer could not take. The
+        # metric points go to the writer too (~10,000 at 990 coins: ~0.06 s of the serial tail).
         await g._write_buffered()
+        await g.writer.send_metrics(g.new_metrics)
+        g.metrics_archived = True
     else:
         await g.flush_candles()
     lap("archive")

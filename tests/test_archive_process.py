@@ -15,7 +15,7 @@ from django.db.utils import ConnectionHandler
 from marketdata.archive import column_rows
 from marketdata.archive_process import ArchiveWriteError, CandleWriter, writer_config
 from marketdata.binance_spot import KlineColumns, ms_to_dt
-from marketdata.models import Candle, Coin
+from marketdata.models import Candle, Coin, MetricPoint
 from marketdata.simulator.server import SimulatorServer
 from tests.conftest import point_all_at
 
@@ -72,6 +72,7 @@ def sqlite_file(tmp_path, django_db_blocker):
             with connections[alias].schema_editor() as editor:
                 editor.create_model(Coin)
                 editor.create_model(Candle)
+                editor.create_model(MetricPoint)
             yield alias
         finally:
             connections[alias].close()
@@ -98,6 +99,47 @@ def test_on_sqlite_it_stores_what_django_stores(sqlite_file):
     # existing candles are kept, as the scan's own writes keep them
     assert through_writer(config, [(a.id, columns(10, shift=1))]) == 10
     assert stored(sqlite_file, a.id) == stored(sqlite_file, c.id)
+
+
+def points(coin_id: int, n: int = 30) -> list[tuple]:
+    """Metric points as a scan collects them (Gathered.new_metrics): a few metrics, awkward floats."""
+    return [(coin_id, name, START + i * 60_000, AWKWARD[i % len(AWKWARD)] * (k + 1), source)
+            for k, (name, source) in enumerate((("funding_pct", "binance_futures"), ("galaxy_score", "lunarcrush")))
+            for i in range(n)]
+
+
+def metrics_through_writer(config: dict, *batches: list[tuple]) -> int:
+    async def go() -> int:
+        writer = await CandleWriter.start(config)
+        for batch in batches:
+            await writer.send_metrics(batch)
+        assert await writer.close() == 0  # no candles
+        return writer.metric_rows
+    return asyncio.run(go())
+
+
+def stored_metrics(db: str, coin_id: int) -> list[tuple]:
+    with connections[db].cursor() as c:
+        c.execute("SELECT metric, at, value, source FROM marketdata_metricpoint WHERE coin_id = %s "
+                  "ORDER BY metric, at", [coin_id])
+        return c.fetchall()
+
+
+def django_metric_writes(db: str, coin: Coin, rows: list[tuple]) -> None:
+    MetricPoint.objects.using(db).bulk_create([MetricPoint(coin=coin, metric=m, at=ms_to_dt(at), value=v, source=src)
+                                               for _, m, at, v, src in rows])
+
+
+def test_on_sqlite_it_stores_the_metric_points_django_stores(sqlite_file):
+    a, b = make_coins(sqlite_file, 2)
+    config = writer_config(batch=300, using=sqlite_file)
+    # sent twice: the points already stored are kept, as store_metrics keeps them
+    assert metrics_through_writer(config, points(a.id), points(a.id)) == 120
+    django_metric_writes(sqlite_file, b, points(b.id))
+    assert stored_metrics(sqlite_file, a.id) == stored_metrics(sqlite_file, b.id)
+    assert len(stored_metrics(sqlite_file, a.id)) == 60
+    with pytest.raises(ArchiveWriteError, match="FOREIGN KEY constraint failed: metrics name no coin"):
+        metrics_through_writer(config, points(a.id + 999))
 
 
 def test_a_coin_that_does_not_exist_fails_its_batch_and_the_flush(sqlite_file):
@@ -165,6 +207,11 @@ def test_on_postgresql_it_stores_what_django_stores():
     assert stored("default", a.id) == stored("default", b.id)
     with pytest.raises(ArchiveWriteError, match="ForeignKeyViolation|foreign key"):
         through_writer(config, [(a.id + 999, columns(5))])
+    assert metrics_through_writer(config, points(a.id), points(a.id)) == 120
+    django_metric_writes("default", b, points(b.id))
+    assert stored_metrics("default", a.id) == stored_metrics("default", b.id) and len(stored_metrics("default", a.id)) == 60
+    with pytest.raises(ArchiveWriteError, match="ForeignKeyViolation|foreign key"):
+        metrics_through_writer(config, points(a.id + 999))
 
 
 @POSTGRES
@@ -181,9 +228,14 @@ def test_a_cold_scan_archives_its_candles_through_the_writer_process(settings):
         assert run.status == "completed" and run.coverage == 1.0, run.errors
         archived = run.parameters["candles_archived_by_process"]
         assert archived == Candle.objects.count() > 30 * 400
+        # its metric points too: every coin's funding, open interest and social points, once each
+        assert run.parameters["metric_points_archived_by_process"] == MetricPoint.objects.count() > 30 * 5
+        assert MetricPoint.objects.filter(metric="open_interest").count() == Coin.objects.filter(has_perpetual=True).count()
         # the next scan is warm (a candle or two per coin): the scan writes them itself
         warm = run_scan("all")
         assert warm.parameters["candles_archived_by_process"] == 0 and warm.coverage == 1.0
+        assert warm.parameters["metric_points_archived_by_process"] == 0  # stored by the scan itself
+        assert MetricPoint.objects.filter(at__gt=run.finished_at).exists()
     forget_candles()
     assert Candle.objects.latest("open_time").open_time > datetime.now(timezone.utc) - timedelta(hours=2)
 
