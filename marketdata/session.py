@@ -6,6 +6,7 @@ written to the database (DataSource.banned_until) so the next process does not s
 """
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,9 +71,12 @@ class MarketDataSession:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        for client in self.clients.values():
-            await client.aclose()
+        await self.close_clients()
         await sync_to_async(self.record_sources)()
+
+    async def close_clients(self) -> None:
+        """Close every connection pool (again at exit: closing twice does nothing)."""
+        await asyncio.gather(*(client.aclose() for client in self.clients.values()))
 
     @property
     def simulated(self) -> bool:

@@ -6,6 +6,7 @@ ban or a failed universe request fails it (status `failed`, with the error).
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -154,7 +155,9 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             try:
                 await gather(md, g, needs, keep_writer=True)
                 started = time.monotonic()
+                closing = asyncio.ensure_future(md.close_clients())  # nothing is fetched after gather
                 scored = await sync_to_async(_score, thread_sensitive=False)(run, g, scanners, t)
+                await closing
                 g.stage_seconds["score"] = round(time.monotonic() - started, 3)
             finally:
                 started = time.monotonic()
