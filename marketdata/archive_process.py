@@ -123,11 +123,17 @@ class CandleWriter:
         except (BrokenPipeError, ConnectionResetError):
             await self._raise_failure()
 
+    def end_input(self) -> None:
+        """Nothing more will be sent: the writer writes its last batch now (it waits for the end of
+        its input to write a partial one), while the caller does something else before `close`."""
+        if not self.proc.stdin.is_closing():
+            self.proc.stdin.close()  # what is still buffered is sent first
+
     async def close(self) -> int:
         """End the input and wait for the last writes. Returns the rows written (those offered, as
         `insert_ignoring_conflicts` counts them); raises ArchiveWriteError if any write failed."""
         try:
-            self.proc.stdin.close()
+            self.end_input()
             await self.proc.stdin.wait_closed()
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -6,6 +6,7 @@ writes nothing of its batch; it is used only where another process can see what 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -140,6 +141,29 @@ def test_on_sqlite_it_stores_the_metric_points_django_stores(sqlite_file):
     assert len(stored_metrics(sqlite_file, a.id)) == 60
     with pytest.raises(ArchiveWriteError, match="FOREIGN KEY constraint failed: metrics name no coin"):
         metrics_through_writer(config, points(a.id + 999))
+
+
+def test_the_end_of_its_input_has_it_write_its_last_partial_batch_before_it_is_closed(sqlite_file):
+    (a,) = make_coins(sqlite_file, 1)
+    config = writer_config(batch=10_000, using=sqlite_file)
+
+    def count() -> int:  # read as another process reads the file (the test's own connection is not async-safe)
+        with sqlite3.connect(config["params"]["database"]) as db:
+            return db.execute("SELECT COUNT(*) FROM marketdata_candle WHERE coin_id = ?", [a.id]).fetchone()[0]
+
+    async def go() -> tuple[int, int]:
+        writer = await CandleWriter.start(config)
+        assert await writer.send(a.id, "1h", columns(300))  # under a batch: held until the input ends
+        await asyncio.sleep(0.3)
+        held = count()
+        writer.end_input()
+        for _ in range(200):  # written while the caller does other things, before close() is awaited
+            if count() == 300:
+                break
+            await asyncio.sleep(0.05)
+        assert count() == 300
+        return held, await writer.close()
+    assert asyncio.run(go()) == (0, 300)
 
 
 def test_a_coin_that_does_not_exist_fails_its_batch_and_the_flush(sqlite_file):
