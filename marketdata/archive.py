@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time as dt_time
+from datetime import date, datetime, time as dt_time, timezone as dt_timezone
 from decimal import Decimal
 from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Max
@@ -227,11 +228,15 @@ def _prepared_column(field, values: tuple) -> tuple | list:
         return [None if v is None else adapt(v, encoder) for v in values]
     prep = field.get_db_prep_save
     if kind == "DateTimeField":
+        # SQLite stores an aware datetime as its naive UTC text (Django's adapter, which costs ~8 µs a
+        # value: ~5,000 distinct created_at per cold scan); anything else goes through the adapter.
+        fast = connection.vendor == "sqlite" and settings.USE_TZ and connection.timezone_name == "UTC"
         memo: dict = {}
         out = []
         for v in values:
             if v not in memo:
-                memo[v] = prep(v, connection)
+                memo[v] = (str(v.replace(tzinfo=None)) if fast and type(v) is datetime and v.tzinfo is dt_timezone.utc
+                           else prep(v, connection))
             out.append(memo[v])
         return out
     return [prep(v, connection) for v in values]

@@ -402,3 +402,15 @@ def test_read_rows_gives_what_values_list_gives():
     from marketdata.archive import _loads_json
     assert repr(_loads_json('{"x": NaN, "n": 1180591620717411303424}')) == repr({"x": float("nan"), "n": 2 ** 70})
     assert _loads_json("not json") == "not json"
+
+
+def test_datetimes_are_prepared_as_djangos_adapter_prepares_them():
+    from zoneinfo import ZoneInfo
+
+    from marketdata.archive import _prepared_column
+
+    field = ScanResult._meta.get_field("created_at")
+    values = (datetime(2026, 5, 1, 10, tzinfo=timezone.utc), datetime(2026, 5, 1, 10, 0, 0, 1, tzinfo=timezone.utc),
+              datetime(2026, 5, 1, 12, 30, tzinfo=ZoneInfo("Europe/Berlin")), None,
+              datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc))
+    assert list(_prepared_column(field, values)) == [field.get_db_prep_save(v, connection) for v in values]
