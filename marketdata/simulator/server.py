@@ -317,11 +317,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(SIM_HEADER, "1")
             for k, v in reply.headers.items():
                 self.send_header(k, v)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
+            # Headers and body in one write (end_headers would send the headers alone): one segment
+            # to send and for the client to read instead of two, on every answer.
+            self._headers_buffer.append(b"\r\n")
+            head, self._headers_buffer = b"".join(self._headers_buffer), []
+            self.wfile.write(head if self.command == "HEAD" else head + payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout); nothing to do
+
+    _date: tuple[int, str] = (0, "")
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second (email.utils.formatdate on every answer)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        if _Handler._date[0] != now:
+            _Handler._date = (now, super().date_time_string(now))
+        return _Handler._date[1]
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
