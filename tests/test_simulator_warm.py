@@ -1,5 +1,7 @@
 """The simulator's start-up warm-up renders the hourly candles a cold scan asks for, so serving them
 costs a join of cached rows, and the answers are the ones it would have built on demand."""
+import json
+
 import pytest
 
 from marketdata.simulator.klines import CHUNK, KlineBook
@@ -53,9 +55,16 @@ def test_the_servers_warm_up_builds_what_the_bulk_answers_read_and_changes_none_
     for name, sim in (("warmed", warmed), ("lazy", lazy)):
         answers[name] = [sim.handle(Request("GET", path, params, b"", "127.0.0.1", {})) for path, params in (
             ("/fapi/v1/premiumIndex", {}), ("/lunarcrush/api4/public/coins/list/v2", {"limit": "100"}),
+            ("/api/v3/exchangeInfo", {}), ("/api/v3/exchangeInfo", {"symbol": "BTCUSDT"}),
             ("/coingecko/api/v3/coins/markets", {"vs_currency": "usd", "per_page": "250"}))]
+    def text(body) -> bytes:  # as the server sends it
+        return body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
     for warm_reply, lazy_reply in zip(answers["warmed"], answers["lazy"]):
-        assert warm_reply.status == 200 and warm_reply.body == lazy_reply.body
+        assert warm_reply.status == 200 and text(warm_reply.body) == text(lazy_reply.body)
+    # the cached listing is the answer the server built before: the same bytes as a whole-answer encoding
+    info = json.loads(text(answers["warmed"][2].body))
+    assert len(info["symbols"]) >= 40 and list(info) == ["timezone", "serverTime", "rateLimits", "exchangeFilters",
+                                                          "symbols"]
     assert social._cache == built and all(social._cache[h] is built[h] for h in built)  # nothing rebuilt
     for sim in (warmed, lazy):
         sim.httpd.server_close()

@@ -138,13 +138,27 @@ def install(sim: "SimulatorServer") -> None:
             raise ParamError(-1121, "Invalid symbol.")
         return found  # type: ignore[return-value]
 
+    # The whole listing's "symbols" array, serialized once per simulated hour (the visible pairs and
+    # their statuses change by the hour): ~12 ms a request at 1,000 coins, on every scan's critical
+    # path (the universe comes before every other request). Built ahead by the server's warm-up.
+    listing: dict[int, bytes] = {}
+
+    def all_symbols(now: int) -> bytes:
+        h = hour_of(now)
+        body = listing.get(h)
+        if body is None:
+            body = json.dumps([symbol_info(x, h) for x in market.instruments(now)], separators=(",", ":")).encode()
+            listing.clear()
+            listing[h] = body
+        return body
+    sim.warmers.append(all_symbols)
+
     @_handler
     def exchange_info(req: Request) -> Reply:
         now = market.now_ms()
         chosen = selected(req)
-        items = market.instruments(now) if chosen is None else chosen
         minute = window % 60 == 0
-        return Reply(200, {
+        head = {
             "timezone": "UTC", "serverTime": now,
             "rateLimits": [
                 {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE" if minute else "SECOND",
@@ -153,8 +167,12 @@ def install(sim: "SimulatorServer") -> None:
                  "limit": 61000},
             ],
             "exchangeFilters": [],
-            "symbols": [symbol_info(x, hour_of(now)) for x in items],
-        })
+        }
+        if chosen is not None:
+            return Reply(200, {**head, "symbols": [symbol_info(x, hour_of(now)) for x in chosen]})
+        # the same bytes the server's JSON encoding of the whole answer gives (keys in this order)
+        return Reply(200, json.dumps(head, separators=(",", ":")).encode()[:-1] + b',"symbols":'
+                     + all_symbols(now) + b"}")
 
     def ticker_weight(req: Request) -> int:
         if req.params.get("symbol"):
