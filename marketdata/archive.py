@@ -1,4 +1,5 @@
-"""Writing what the clients fetched into the database archive (Coin, Candle)."""
+"""Writing what the clients fetched into the database archive (Coin, Candle, MetricPoint), and the
+row-level writes and reads (insert_rows, read_rows) a scan uses where model instances cost too much."""
 from __future__ import annotations
 
 import json
