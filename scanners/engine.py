@@ -156,8 +156,10 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                 await gather(md, g, needs, keep_writer=True)
                 started = time.monotonic()
                 closing = asyncio.ensure_future(md.close_clients())  # nothing is fetched after gather
-                scored = await sync_to_async(_score, thread_sensitive=False)(run, g, scanners, t)
-                await closing
+                try:
+                    scored = await sync_to_async(_score, thread_sensitive=False)(run, g, scanners, t)
+                finally:
+                    await closing  # not left pending (or its failure unread) if the scoring raises
                 g.stage_seconds["score"] = round(time.monotonic() - started, 3)
             finally:
                 started = time.monotonic()
