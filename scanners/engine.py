@@ -31,8 +31,8 @@ from marketdata.session import MarketDataSession
 from .coindata import CoinData, utc_ms
 from .gather import ARCHIVE_BATCH, Gathered, gather
 from .models import ScanRun
-from .pipeline import SCANNERS, Thresholds, score_universe
-from .store import prepare_results, save_results
+from .pipeline import SCANNERS, StreamScorer, Thresholds, score_universe
+from .store import prepare_coin_results, prepare_results, save_results
 
 OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
 Scored = tuple[dict, dict, tuple]  # score_universe's snapshots and outputs, and prepare_results' rows
@@ -141,15 +141,17 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             if scanners == ("mss",):  # discovery: listings younger than 7 days only
                 coins = {s: cd for s, cd in coins.items()
                          if cd.listed_at_ms and time.time() * 1000 - cd.listed_at_ms < 168 * 3_600_000}
-            g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins], writer_config=writer)
+            g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins], writer_config=writer,
+                         scorer=StreamScorer(t, scanners, lambda cd, snap, out: prepare_coin_results(run.pk, cd, snap, out)))
             run.universe_size = len(coins)
             if chunking is not None and len(coins) > chunking.size:
                 # Scale-out (scanners.chunks): the bulk stage here, once; the per-coin stages in chunk tasks.
                 await gather(md, g, needs, per_coin=False)
                 await sync_to_async(chunking.split)(run, g, md)
                 return None
-            # Scored, and the results prepared, on a thread (the loop still feeds the writer process)
-            # while the writer archives its last candles on another core; its writes are done
+            # Most coins are scored, and their results prepared, as the fetch completes each (the
+            # scorer); the rest on a thread (the loop still feeds the writer process) while the
+            # writer archives its last candles on another core; its writes are done
             # before anything is stored, and waited for however the fetch or the scoring ends (the
             # loop's end would kill the process mid-batch).
             try:
@@ -197,8 +199,13 @@ def remember_listings(g: Gathered) -> None:
 
 
 def _score(run: ScanRun, g: Gathered, scanners: tuple[str, ...], t: Thresholds) -> Scored:
-    snaps, outputs = score_universe({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of, t, scanners)
-    return snaps, outputs, prepare_results(run, g, snaps, outputs)
+    coins = {s: cd for s, cd in g.coins.items() if s not in g.failed}
+    if g.scorer is None:
+        snaps, outputs = score_universe(coins, g.as_of, t, scanners)
+        return snaps, outputs, prepare_results(run, g, snaps, outputs)
+    run.parameters["scored_while_fetching"] = len(g.scorer.outputs)
+    snaps, outputs = g.scorer.finish(coins, g.as_of)
+    return snaps, outputs, prepare_results(run, g, snaps, outputs, g.scorer.prepared)
 
 
 def _store(run: ScanRun, g: Gathered, scored: Scored, on_scored: OnScored | None) -> None:

@@ -41,6 +41,7 @@ from marketdata.session import MarketDataSession
 from .rsi import RSI_HISTORY_CANDLES
 from .shortlist import Shortlister, Slots, first_failure, futures_data_left
 from .coindata import HOUR_MS, CoinData
+from .pipeline import StreamScorer
 
 COLD_CANDLES = RSI_HISTORY_CANDLES  # also covers the 8 days the volume spike needs
 KEEP_CANDLES = COLD_CANDLES + 10  # per coin in memory between scans: RSI's 500 and a few hours' margin
@@ -70,6 +71,8 @@ class Gathered:
     metric_points_archived_by_process: int = 0
     spot_url: str = ""  # whose candles (the candle book's key), set by gather
     ranked_count: int | None = None
+    # Scores each coin as its data complete (scanners.pipeline.StreamScorer), if the caller wants that
+    scorer: StreamScorer | None = field(default=None, repr=False, compare=False)
     data_times: dict[str, str] = field(default_factory=dict)  # source -> when its data were measured
     stage_seconds: dict[str, float] = field(default_factory=dict)
     as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

@@ -6,7 +6,7 @@ built by `coindata.build_snapshot`, so they cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .coindata import CoinData, build_snapshot, utc_ms
 from .mss import score_mss
@@ -85,20 +85,70 @@ def score_coin(snap: CoinSnapshot, closes: list[float], ranked_count: int | None
     return out
 
 
+def _social_ranks(coins: dict[str, CoinData], as_of_ms: int) -> dict[str, float | None]:
+    """Each coin's social volume as a percentile within the universe (SCORING.md §1)."""
+    return percentile_ranks({s: _latest(cd, "social_volume_24h", as_of_ms) for s, cd in coins.items()})
+
+
+def _latest(cd: CoinData, name: str, as_of_ms: int) -> float | None:
+    point = cd.value_at(name, as_of_ms)
+    return point[1] if point else None
+
+
+def _score_one(cd: CoinData, as_of, social_pct: float | None, t: Thresholds, scanners: tuple[str, ...]
+               ) -> tuple[CoinSnapshot, dict[str, ScannerOutput]]:
+    as_of_ms = utc_ms(as_of)
+    snap = build_snapshot(cd, as_of, social_pct)
+    closes, _ = cd.closes_until(as_of_ms)
+    ranked = _latest(cd, "alt_rank_count", as_of_ms)
+    return snap, score_coin(snap, closes, int(ranked) if ranked else None, t, scanners)
+
+
 def score_universe(coins: dict[str, CoinData], as_of, t: Thresholds, scanners: tuple[str, ...] = SCANNERS
                    ) -> tuple[dict[str, CoinSnapshot], dict[str, dict[str, ScannerOutput]]]:
     """Snapshots and scores of every coin at `as_of`, from data measured by then. Social activity is
     a percentile within this universe, so every coin's social volume is read first."""
-    as_of_ms = utc_ms(as_of)
-
-    def latest(cd: CoinData, name: str) -> float | None:
-        point = cd.value_at(name, as_of_ms)
-        return point[1] if point else None
-    social = percentile_ranks({s: latest(cd, "social_volume_24h") for s, cd in coins.items()})
+    social = _social_ranks(coins, utc_ms(as_of))
     snaps, outputs = {}, {}
     for symbol, cd in coins.items():
-        snaps[symbol] = snap = build_snapshot(cd, as_of, social.get(symbol))
-        closes, _ = cd.closes_until(as_of_ms)
-        ranked = latest(cd, "alt_rank_count")
-        outputs[symbol] = score_coin(snap, closes, int(ranked) if ranked else None, t, scanners)
+        snaps[symbol], outputs[symbol] = _score_one(cd, as_of, social.get(symbol), t, scanners)
     return snaps, outputs
+
+
+class StreamScorer:
+    """A live scan's scoring, coin by coin as the fetch completes each (scanners.gather): a coin is
+    scored as of the moment its last datum arrived, from data measured by then, like
+    `score_universe` at that moment. Social activity is ranked within the universe once every
+    coin's social volume is in (the bulk stage, before any coin is complete)."""
+
+    def __init__(self, t: Thresholds, scanners: tuple[str, ...],
+                 prepare: Callable[[CoinData, CoinSnapshot, dict[str, ScannerOutput]], Any] | None = None):
+        self.t, self.scanners, self.prepare = t, scanners, prepare
+        self.social: dict[str, float | None] | None = None
+        self.snaps: dict[str, CoinSnapshot] = {}
+        self.outputs: dict[str, dict[str, ScannerOutput]] = {}
+        self.prepared: dict[str, Any] = {}  # what `prepare(coin, snapshot, outputs)` made of each, if given
+
+    def rank_social(self, coins: dict[str, CoinData], as_of) -> None:
+        self.social = _social_ranks(coins, utc_ms(as_of))
+
+    def score(self, cd: CoinData, as_of) -> None:
+        if self.social is None:
+            raise RuntimeError("a coin scored before the universe's social volumes were ranked")
+        snap, outputs = self.snaps[cd.symbol], self.outputs[cd.symbol] = _score_one(
+            cd, as_of, self.social.get(cd.symbol), self.t, self.scanners)
+        if self.prepare is not None:
+            self.prepared[cd.symbol] = self.prepare(cd, snap, outputs)
+
+    def finish(self, coins: dict[str, CoinData], as_of) -> tuple[dict[str, CoinSnapshot],
+                                                                  dict[str, dict[str, ScannerOutput]]]:
+        """Every coin of `coins` scored, in their order: those not scored yet at `as_of` (ranked
+        then, if the universe's social volumes never were), the others as they were."""
+        if self.social is None:
+            self.rank_social(coins, as_of)
+        snaps, outputs = {}, {}
+        for symbol, cd in coins.items():
+            if symbol not in self.outputs:
+                self.score(cd, as_of)
+            snaps[symbol], outputs[symbol] = self.snaps[symbol], self.outputs[symbol]
+        return snaps, outputs

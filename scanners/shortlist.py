@@ -21,6 +21,11 @@ urgent waiting request: a qualifier's capped calls first, then the klines and op
 snapshots of perpetuals (alternately, so coins complete all through the fetch), and the klines of
 coins without a perpetual last — no capped call waits for those, so the fetch does not end on a
 qualifier whose capped calls still have a round trip to go.
+
+The Shortlister also knows when a coin is complete — every bulk answer applied, its stage B inputs
+in, and, for a perpetual, judged not worth the capped calls or its capped calls answered — and then
+hands it to the scan's scorer (`Gathered.scorer`, scanners.pipeline.StreamScorer), so most coins
+are scored while the others are still being fetched (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -185,21 +190,24 @@ class Shortlister:
     def arrived(self, cd: CoinData) -> None:
         """One of the coin's per-coin inputs (klines, open-interest snapshot) is in, or failed."""
         self.inputs_in[cd.symbol] = self.inputs_in.get(cd.symbol, 0) + 1
-        if self.bulk_in and cd.has_perpetual and self._complete(cd):
-            self._judge(cd)
+        if self.bulk_in and self._complete(cd):
+            self._judge(cd) if cd.has_perpetual else self._done(cd)
 
     def bulk_arrived(self, banned: bool) -> None:
         """Every bulk request is answered (or failed): judge the coins already complete."""
         self.bulk_in, self.stopped = True, self.stopped or banned
+        if self.g.scorer is not None:
+            self.g.scorer.rank_social(self.g.coins, datetime.now(timezone.utc))
         for cd in self.g.coins.values():
-            if cd.has_perpetual and self._complete(cd):
-                self._judge(cd)
+            if self._complete(cd):
+                self._judge(cd) if cd.has_perpetual else self._done(cd)
 
     def _judge(self, cd: CoinData) -> None:
         if self.stopped or self.slots.banned or cd.symbol in self.g.failed:
             return
         ranked = rank(cd, datetime.now(timezone.utc))
         if ranked is None:
+            self._done(cd)
             return
         self.ranks[cd.symbol] = ranked
         if len(self.sent) < self.stream_coins:
@@ -219,7 +227,14 @@ class Shortlister:
         except HostBannedError:
             return False
         await capped_calls(self.md, self.g, cd, self.now_ms)
+        self._done(cd)
         return True
+
+    def _done(self, cd: CoinData) -> None:
+        """Every datum of the coin is in (or failed, each failure recorded): score it now, if the
+        scan scores as it fetches (`Gathered.scorer`); a coin whose candles failed is not scored."""
+        if self.g.scorer is not None and not self.stopped and cd.symbol not in self.g.failed:
+            self.g.scorer.score(cd, datetime.now(timezone.utc))
 
     def send_the_rest(self, left_now: int) -> list[str]:
         """The fetch has ended: the best qualifiers not yet sent, for what is left of the budget."""

@@ -67,18 +67,32 @@ def save_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[
     return scored
 
 
-def prepare_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]]
-                    ) -> tuple[int, PreparedRows]:
-    """The coins scored and save_results' statement, prepared without a query (on any thread)."""
-    rows, scored = [], 0
-    now = dj_timezone.now
+def prepare_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: dict[str, dict[str, ScannerOutput]],
+                    prepared: dict[str, PreparedRows] | None = None) -> tuple[int, PreparedRows]:
+    """The coins scored and save_results' statement, prepared without a query (on any thread), in the
+    order of `outputs`. `prepared`: coins' rows prepared already (`prepare_coin_results`, as the
+    scan scored them), by symbol."""
+    prepared = prepared or {}
+    scored, params = 0, []
     for symbol, per_scanner in outputs.items():
-        cd, snap = g.coins[symbol], snaps[symbol]
-        inputs = snapshot_inputs(cd, snap)
         if any(o.score is not None for o in per_scanner.values()):
             scored += 1
-        for scanner, o in per_scanner.items():
-            used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
-            rows.append((run.pk, cd.coin_id, scanner, o.score, o.scores, o.signal, o.direction, o.reasons, o.missing,
-                         {**used, **({"detail": o.detail} if o.detail else {})}, snap.candle_close_time, now()))
-    return scored, prepare_rows(ScanResult, RESULT_FIELDS, rows)
+        part = prepared.get(symbol)
+        if part is None:
+            part = prepare_coin_results(run.pk, g.coins[symbol], snaps[symbol], per_scanner)
+        params += part.params
+    return scored, PreparedRows(prepare_rows(ScanResult, RESULT_FIELDS, []).sql, params)
+
+
+def prepare_coin_results(run_id: int, cd: CoinData, snap: CoinSnapshot, per_scanner: dict[str, ScannerOutput]
+                         ) -> PreparedRows:
+    """One coin's result rows, prepared as prepare_results prepares them (a scan prepares each coin's
+    as it scores it, while the fetch goes on)."""
+    inputs = snapshot_inputs(cd, snap)
+    now = dj_timezone.now
+    rows = []
+    for scanner, o in per_scanner.items():
+        used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
+        rows.append((run_id, cd.coin_id, scanner, o.score, o.scores, o.signal, o.direction, o.reasons, o.missing,
+                     {**used, **({"detail": o.detail} if o.detail else {})}, snap.candle_close_time, now()))
+    return prepare_rows(ScanResult, RESULT_FIELDS, rows)
