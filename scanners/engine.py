@@ -213,7 +213,7 @@ def _store(run: ScanRun, g: Gathered, scored: Scored, on_scored: OnScored | None
     started = time.monotonic()
     remember_listings(g)
     if not g.metrics_archived:  # else the writer process has stored them (gather)
-        store_metrics(g.new_metrics)
+        store_metrics(g.new_metrics[g.metrics_sent:])  # those it was handed, it stored before it closed
     run.scored = save_results(run, g, snaps, outputs, results)
     if on_scored is not None:
         on_scored(run, g, snaps, outputs)

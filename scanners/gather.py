@@ -68,6 +68,7 @@ class Gathered:
     writer_starting: asyncio.Future | None = field(default=None, repr=False, compare=False)
     archived_by_process: int = 0  # candle rows the writer process archived
     metrics_archived: bool = False  # new_metrics handed to the writer process (stored once it is done)
+    metrics_sent: int = 0  # how many of new_metrics, from the first, the writer process has been handed
     metric_points_archived_by_process: int = 0
     spot_url: str = ""  # whose candles (the candle book's key), set by gather
     ranked_count: int | None = None
@@ -194,6 +195,13 @@ class Gathered:
         if self.room is not None:
             self.room.set()
             self.room = None
+
+    async def send_metrics(self) -> None:
+        """Hand the writer process the metric points not handed to it yet, if there is one."""
+        await self._writer_ready()
+        if self.writer is not None:
+            points, self.metrics_sent = self.new_metrics[self.metrics_sent:], len(self.new_metrics)
+            await self.writer.send_metrics(points)
 
     def fail(self, symbol: str, exc: Exception, what: str) -> None:
         self.errors.append({"symbol": symbol, "error": f"{what}: {exc}"})
@@ -421,6 +429,10 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         for event in applied:
             await event.wait()
         short.bulk_arrived(banned=slots.banned)
+        if keep_writer:
+            # Most metric points are the bulk answers' (~8,700 of ~11,000 at 990 coins): handed to the
+            # writer now, not at the end of the fetch, where waiting for it to read them was ~0.04 s.
+            await g.send_metrics()
     if short is not None:
         jobs.append(bulk_applied())
 
@@ -465,7 +477,7 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         # (`writes_done`); the scan's own buffer holds only what the writer could not take. The
         # metric points go to the writer too (~10,000 at 990 coins: ~0.06 s of the serial tail).
         await g._write_buffered()
-        await g.writer.send_metrics(g.new_metrics)
+        await g.send_metrics()
         g.metrics_archived = True
         # The end of its input: it writes its last, partial, batch now, while the caller scores (at
         # 990 coins, ~0.06 s that came after the scoring when the input ended in `writes_done`).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from unittest import mock
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -246,7 +247,13 @@ def test_a_cold_scan_archives_its_candles_through_the_writer_process(settings):
 
     forget_candles()
     settings.ARCHIVE_WRITER_MIN_COINS = 10
-    with SimulatorServer(seed=11, coins=40) as sim:
+    handed: list[list[tuple]] = []
+    send = CandleWriter.send_metrics
+
+    async def recorded(self, points):
+        handed.append(list(points))
+        await send(self, points)
+    with SimulatorServer(seed=11, coins=40) as sim, mock.patch.object(CandleWriter, "send_metrics", recorded):
         point_all_at(settings, sim.base_url)
         run = run_scan("all")
         assert run.status == "completed" and run.coverage == 1.0, run.errors
@@ -255,6 +262,12 @@ def test_a_cold_scan_archives_its_candles_through_the_writer_process(settings):
         # its metric points too: every coin's funding, open interest and social points, once each
         assert run.parameters["metric_points_archived_by_process"] == MetricPoint.objects.count() > 30 * 5
         assert MetricPoint.objects.filter(metric="open_interest").count() == Coin.objects.filter(has_perpetual=True).count()
+        # handed over in two parts: the bulk answers' points once they were applied, during the fetch
+        # (every funding and social point), and the rest at its end; each point once
+        assert len(handed) == 2 and sum(map(len, handed)) == MetricPoint.objects.count()
+        first = {metric for _, metric, *_ in handed[0]}
+        assert {"funding_pct", "social_volume_24h", "galaxy_score"} <= first
+        assert not {metric for _, metric, *_ in handed[1]} & {"funding_pct", "social_volume_24h", "galaxy_score", "fdv"}
         # the next scan is warm (a candle or two per coin): the scan writes them itself
         warm = run_scan("all")
         assert warm.parameters["candles_archived_by_process"] == 0 and warm.coverage == 1.0
