@@ -95,10 +95,11 @@ def _latest(cd: CoinData, name: str, as_of_ms: int) -> float | None:
     return point[1] if point else None
 
 
-def _score_one(cd: CoinData, as_of, social_pct: float | None, t: Thresholds, scanners: tuple[str, ...]
-               ) -> tuple[CoinSnapshot, dict[str, ScannerOutput]]:
+def _score_one(cd: CoinData, as_of, social_pct: float | None, t: Thresholds, scanners: tuple[str, ...],
+               snap: CoinSnapshot | None = None) -> tuple[CoinSnapshot, dict[str, ScannerOutput]]:
+    """`snap`: build_snapshot's for the same arguments, if the caller has it already."""
     as_of_ms = utc_ms(as_of)
-    snap = build_snapshot(cd, as_of, social_pct)
+    snap = snap or build_snapshot(cd, as_of, social_pct)
     closes, _ = cd.closes_until(as_of_ms)
     ranked = _latest(cd, "alt_rank_count", as_of_ms)
     return snap, score_coin(snap, closes, int(ranked) if ranked else None, t, scanners)
@@ -132,11 +133,18 @@ class StreamScorer:
     def rank_social(self, coins: dict[str, CoinData], as_of) -> None:
         self.social = _social_ranks(coins, utc_ms(as_of))
 
-    def score(self, cd: CoinData, as_of) -> None:
+    def snapshot(self, cd: CoinData, as_of) -> CoinSnapshot:
+        """The snapshot `score` would score the coin from at `as_of` (built once: the shortlist's
+        judgement reads it too)."""
         if self.social is None:
             raise RuntimeError("a coin scored before the universe's social volumes were ranked")
+        return build_snapshot(cd, as_of, self.social.get(cd.symbol))
+
+    def score(self, cd: CoinData, as_of, snap: CoinSnapshot | None = None) -> None:
+        """Score the coin at `as_of` (`snap`: what `snapshot` gave for it at `as_of`, if at hand)."""
+        snap = snap or self.snapshot(cd, as_of)
         snap, outputs = self.snaps[cd.symbol], self.outputs[cd.symbol] = _score_one(
-            cd, as_of, self.social.get(cd.symbol), self.t, self.scanners)
+            cd, as_of, snap.social_activity_pct, self.t, self.scanners, snap)
         if self.prepare is not None:
             self.prepared[cd.symbol] = self.prepare(cd, snap, outputs)
 

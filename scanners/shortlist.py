@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime, timezone
 from itertools import count
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ from marketdata.errors import HostBannedError, MarketDataError
 from marketdata.session import MarketDataSession
 
 from .coindata import DAY_MS, OI_LOOKBACK_TOLERANCE_MS, CoinData, build_snapshot
+from .snapshot import CoinSnapshot
 from .smart_money import score_smart_money
 from .whale import score_volume_spike
 
@@ -51,10 +53,11 @@ CAPPED_CALLS_PER_COIN = 3
 STREAM_SHARE = 0.5  # of the shortlist's budget, what may be spent on coins as they qualify during the fetch
 
 
-def rank(cd: CoinData, as_of: datetime) -> tuple[bool, float, str] | None:
+def rank(cd: CoinData, as_of: datetime, snap: CoinSnapshot | None = None) -> tuple[bool, float, str] | None:
     """(young, best score, symbol) of a perpetual worth the capped calls (sorting these in reverse
-    puts the most promising first), or None."""
-    snap = build_snapshot(cd, as_of)
+    puts the most promising first), or None. `snap`: the coin's snapshot at `as_of` with any social
+    activity (the scorer's); the judgement reads it without (the same as building it without)."""
+    snap = build_snapshot(cd, as_of) if snap is None else replace(snap, social_activity_pct=None)
     sm, vol = score_smart_money(snap), score_volume_spike(snap)
     young = snap.age_hours is not None and snap.age_hours < 168
     best = max(sm.accumulation or 0, sm.distribution or 0, vol.score or 0)
@@ -205,9 +208,11 @@ class Shortlister:
     def _judge(self, cd: CoinData) -> None:
         if self.stopped or self.slots.banned or cd.symbol in self.g.failed:
             return
-        ranked = rank(cd, datetime.now(timezone.utc))
+        now, scorer = datetime.now(timezone.utc), self.g.scorer
+        snap = scorer.snapshot(cd, now) if scorer is not None else None
+        ranked = rank(cd, now, snap)
         if ranked is None:
-            self._done(cd)
+            self._done(cd, now, snap)
             return
         self.ranks[cd.symbol] = ranked
         if len(self.sent) < self.stream_coins:
@@ -230,11 +235,12 @@ class Shortlister:
         self._done(cd)
         return True
 
-    def _done(self, cd: CoinData) -> None:
+    def _done(self, cd: CoinData, now: datetime | None = None, snap: CoinSnapshot | None = None) -> None:
         """Every datum of the coin is in (or failed, each failure recorded): score it now, if the
-        scan scores as it fetches (`Gathered.scorer`); a coin whose candles failed is not scored."""
+        scan scores as it fetches (`Gathered.scorer`); a coin whose candles failed is not scored.
+        (`now` and `snap`: the moment the judgement found it complete, and its snapshot then.)"""
         if self.g.scorer is not None and not self.stopped and cd.symbol not in self.g.failed:
-            self.g.scorer.score(cd, datetime.now(timezone.utc))
+            self.g.scorer.score(cd, now or datetime.now(timezone.utc), snap)
 
     def send_the_rest(self, left_now: int) -> list[str]:
         """The fetch has ended: the best qualifiers not yet sent, for what is left of the budget."""

@@ -4,6 +4,7 @@ is scored once all its data are in and never before, as `score_universe` would s
 moment, and most coins are scored while other coins are still being fetched."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from marketdata.errors import RetryableError
 from marketdata.session import MarketDataSession
 from marketdata.simulator.server import SimulatorServer
-from scanners.coindata import CoinData, utc_ms
+from scanners.coindata import CoinData, build_snapshot, utc_ms
 from scanners.engine import _load_coins, _select, needs_of, run_scan, scan_gc
 from scanners.gather import Gathered, gather
 from scanners.models import ScanResult
@@ -51,10 +52,14 @@ class RecordingScorer(StreamScorer):
         self.answered = answered
         self.record: dict[str, tuple] = {}
 
-    def score(self, cd, as_of) -> None:
+    def score(self, cd, as_of, snap=None) -> None:
         assert cd.symbol not in self.record, f"{cd.symbol} scored twice"
         self.record[cd.symbol] = (as_of, holdings(cd), self.answered[0])
-        super().score(cd, as_of)
+        if snap is not None:  # handed over by the shortlist's judgement: the one `snapshot` builds
+            assert snap == self.snapshot(cd, as_of)
+            # ...which the judgement read without social activity: as if built without it
+            assert replace(snap, social_activity_pct=None) == build_snapshot(cd, as_of)
+        super().score(cd, as_of, snap)
 
 
 def fetch(fail_klines: int = 0, fail_capped: bool = False):
@@ -157,8 +162,8 @@ def test_a_scan_stores_the_results_the_coins_were_scored_with(sim_at, monkeypatc
     scored = {}
     score = StreamScorer.score
 
-    def kept(self, cd, as_of):
-        score(self, cd, as_of)
+    def kept(self, cd, as_of, snap=None):
+        score(self, cd, as_of, snap)
         scored[cd.symbol] = self.outputs[cd.symbol]
     monkeypatch.setattr(StreamScorer, "score", kept)
     run = run_scan("all")
