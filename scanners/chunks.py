@@ -43,7 +43,7 @@ from marketdata.session import MarketDataSession
 
 from .coindata import CoinData
 from .engine import needs_of, remember_listings, scan_gc
-from .gather import ARCHIVE_BATCH, Gathered, gather
+from .gather import WRITER_BATCH, Gathered, gather
 from .shortlist import CAPPED_CALLS_PER_COIN
 from .models import ScanChunk, ScanRun
 from .pipeline import Thresholds, score_universe
@@ -133,7 +133,7 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
     needs, services = needs_of(scanners)
     # A cold chunk archives its candles from a writer process too (marketdata.archive_process).
     g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[],
-                 writer_config=writer_config(ARCHIVE_BATCH))
+                 writer_config=writer_config(WRITER_BATCH))
 
     async def fetch() -> MarketDataSession:
         async with MarketDataSession(services) as md:

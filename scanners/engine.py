@@ -29,7 +29,7 @@ from marketdata.models import Coin, MetricPoint
 from marketdata.session import MarketDataSession
 
 from .coindata import CoinData, utc_ms
-from .gather import ARCHIVE_BATCH, Gathered, gather
+from .gather import WRITER_BATCH, Gathered, gather
 from .models import ScanRun
 from .pipeline import SCANNERS, StreamScorer, Thresholds, score_universe
 from .store import prepare_coin_results, prepare_results, save_results
@@ -244,7 +244,7 @@ def _run_scan(scanner: str, scanners: tuple[str, ...], symbols: list[str] | None
         # async_to_sync runs thread-sensitive DB calls back on this thread and its connection.
         # The writer process's access is judged here, on the thread whose connection (and transaction) counts.
         gathered = async_to_sync(_scan)(run, scanners, symbols, t, chunking and chunking.with_thresholds(t),
-                                        writer_config(ARCHIVE_BATCH))
+                                        writer_config(WRITER_BATCH))
     except UnknownSymbolsError:
         run.delete()
         raise
