@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from django.utils import timezone as dj_timezone
 
-from marketdata.archive import PreparedRows, insert_prepared, prepare_rows
+from marketdata.archive import PreparedRows, RowPreparer, insert_prepared
 
 from .coindata import CoinData, utc_ms
 from .models import ScanResult, ScanRun
@@ -72,22 +72,26 @@ def prepare_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: di
     """The coins scored and save_results' statement, prepared without a query (on any thread), in the
     order of `outputs`. `prepared`: coins' rows prepared already (`prepare_coin_results`, as the
     scan scored them), by symbol."""
-    prepared = prepared or {}
+    prepared, preparer = prepared or {}, result_preparer()
     scored, params = 0, []
     for symbol, per_scanner in outputs.items():
         if any(o.score is not None for o in per_scanner.values()):
             scored += 1
         part = prepared.get(symbol)
         if part is None:
-            part = prepare_coin_results(run.pk, g.coins[symbol], snaps[symbol], per_scanner)
+            part = prepare_coin_results(run.pk, g.coins[symbol], snaps[symbol], per_scanner, preparer)
         params += part.params
-    return scored, PreparedRows(prepare_rows(ScanResult, RESULT_FIELDS, []).sql, params)
+    return scored, PreparedRows(preparer.sql, params)
 
 
-def prepare_coin_results(run_id: int, cd: CoinData, snap: CoinSnapshot, per_scanner: dict[str, ScannerOutput]
-                         ) -> PreparedRows:
+def result_preparer() -> RowPreparer:
+    return RowPreparer(ScanResult, RESULT_FIELDS)
+
+
+def prepare_coin_results(run_id: int, cd: CoinData, snap: CoinSnapshot, per_scanner: dict[str, ScannerOutput],
+                         preparer: RowPreparer | None = None) -> PreparedRows:
     """One coin's result rows, prepared as prepare_results prepares them (a scan prepares each coin's
-    as it scores it, while the fetch goes on)."""
+    as it scores it, while the fetch goes on, with one `result_preparer()`)."""
     inputs = snapshot_inputs(cd, snap)
     now = dj_timezone.now
     rows = []
@@ -95,4 +99,4 @@ def prepare_coin_results(run_id: int, cd: CoinData, snap: CoinSnapshot, per_scan
         used = {name: inputs[name] for name in SCANNER_INPUTS[scanner]}
         rows.append((run_id, cd.coin_id, scanner, o.score, o.scores, o.signal, o.direction, o.reasons, o.missing,
                      {**used, **({"detail": o.detail} if o.detail else {})}, snap.candle_close_time, now()))
-    return prepare_rows(ScanResult, RESULT_FIELDS, rows)
+    return (preparer or result_preparer())(rows)

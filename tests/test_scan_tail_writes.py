@@ -12,13 +12,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connection, transaction
 
-from marketdata.archive import insert_rows
+from marketdata.archive import insert_rows, prepare_rows
 from marketdata.models import Candle, Coin
 from scanners.coindata import HOUR_MS, CoinData, utc_ms
 from scanners.gather import Gathered
 from scanners.models import ScanResult, ScanRun
 from scanners.pipeline import SCANNERS, Thresholds, score_universe
-from scanners.store import SCANNER_INPUTS, save_results, snapshot_inputs
+from scanners.store import (RESULT_FIELDS, SCANNER_INPUTS, prepare_coin_results, prepare_results,
+                            result_preparer, save_results, snapshot_inputs)
 from signals.models import AlertDelivery, AlertRule, ProcessedRun, ScoringConfig, Signal, UnifiedScore
 from signals.outbox import _value_of, find_candidates
 from signals.ranking import risk_level, scanner_max_age, unify, update_unified
@@ -253,6 +254,25 @@ def test_save_results_writes_the_rows_the_old_way_wrote():
     # created_at as auto_now_add set it: per row, in row order
     created = list(ScanResult.objects.filter(run=new_run).order_by("id").values_list("created_at", flat=True))
     assert created == sorted(created)
+
+
+def test_results_prepared_coin_by_coin_are_the_rows_the_old_way_wrote():
+    """As a scan prepares them: each coin's when it is scored (in the order the fetch completes
+    them), with one RowPreparer; stored in the universe's order."""
+    g = universe()
+    snaps, outputs = scored(g)
+    old_run, new_run = ScanRun.objects.create(scanner="all"), ScanRun.objects.create(scanner="all")
+    preparer = result_preparer()
+    prepared = {s: prepare_coin_results(new_run.pk, g.coins[s], snaps[s], outputs[s], preparer)
+                for s in reversed(list(outputs))}
+    assert prepared[next(iter(outputs))].sql == prepare_rows(ScanResult, RESULT_FIELDS, []).sql
+    result = prepare_results(new_run, g, snaps, outputs, prepared)
+    assert save_results(new_run, g, snaps, outputs, result) == save_results_old(old_run, g, snaps, outputs)
+    ignore = {"id", "run", "created_at"}
+    assert stored(ScanResult, "run_id", new_run.pk, ignore) == stored(ScanResult, "run_id", old_run.pk, ignore)
+    # each row where prepare_results would have put it: the coins in the universe's order
+    order = list(ScanResult.objects.filter(run=new_run).order_by("id").values_list("coin__symbol", flat=True))
+    assert list(dict.fromkeys(order)) == [s for s in outputs if outputs[s]]
 
 
 def test_update_unified_writes_the_rows_the_old_way_wrote():
