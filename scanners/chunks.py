@@ -28,6 +28,7 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from typing import Callable
 
 from asgiref.sync import async_to_sync
@@ -41,13 +42,13 @@ from marketdata.archive_process import writer_config
 from marketdata.errors import HostBannedError
 from marketdata.session import MarketDataSession
 
-from .coindata import CoinData
+from .coindata import CoinData, utc_ms
 from .engine import needs_of, remember_listings, scan_gc
 from .gather import WRITER_BATCH, Gathered, gather
 from .shortlist import CAPPED_CALLS_PER_COIN
 from .models import ScanChunk, ScanRun
-from .pipeline import Thresholds, score_universe
-from .store import save_results
+from .pipeline import StreamScorer, Thresholds, social_ranks
+from .store import prepare_coin_results, prepare_results, result_preparer, save_results
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,13 @@ class Chunking:
         run.parameters.update({
             "chunks": len(slices), "chunk_size": self.size, "thresholds": asdict(self.thresholds or Thresholds()),
             "data_times": g.data_times, "stage_seconds": g.stage_seconds})
+        # Social activity is a percentile within the whole universe (SCORING.md §1), as an
+        # in-process scan ranks it: ranked here, where every coin's social volume is, not per chunk.
+        social = social_ranks(g.coins, utc_ms(g.as_of))
         with transaction.atomic():
             run.save()
             ScanChunk.objects.bulk_create([
-                ScanChunk(run=run, index=i, symbols=part, bulk={s: _bulk_of(g.coins[s]) for s in part},
+                ScanChunk(run=run, index=i, symbols=part, bulk={s: _bulk_of(g.coins[s], social.get(s)) for s in part},
                           # whole coins' worth of calls, shared in proportion to the chunk's size
                           shortlist_budget=budget * len(part) // len(symbols) // CAPPED_CALLS_PER_COIN
                           * CAPPED_CALLS_PER_COIN)
@@ -100,8 +104,8 @@ class Chunking:
                 self.enqueue(run.pk, i)
 
 
-def _bulk_of(cd: CoinData) -> dict:
-    return {"id": cd.coin_id, "listed": cd.listed_at_ms, "perp": cd.has_perpetual,
+def _bulk_of(cd: CoinData, social_pct: float | None = None) -> dict:
+    return {"id": cd.coin_id, "listed": cd.listed_at_ms, "perp": cd.has_perpetual, "social_pct": social_pct,
             "metrics": {name: [list(p) for p in series] for name, series in cd.metrics.items()}}
 
 
@@ -132,8 +136,17 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
     scanners = tuple(run.parameters["scanners"])
     needs, services = needs_of(scanners)
     # A cold chunk archives its candles from a writer process too (marketdata.archive_process).
+    t = Thresholds(**run.parameters["thresholds"])
+    # The universe's social ranks, from the planner; a chunk planned without them (by an earlier
+    # version) ranks its own coins, as chunks did then.
+    social = ({s: chunk.bulk[s]["social_pct"] for s in chunk.symbols}
+              if all("social_pct" in chunk.bulk[s] for s in chunk.symbols) else None)
+    preparer = result_preparer()
+    # Each coin scored as the chunk's fetch completes it, as in an in-process scan (scanners.engine).
+    scorer = StreamScorer(t, scanners, lambda cd, snap, out: prepare_coin_results(run.pk, cd, snap, out, preparer),
+                          social=social)
     g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[],
-                 writer_config=writer_config(WRITER_BATCH))
+                 writer_config=writer_config(WRITER_BATCH), scorer=scorer)
 
     async def fetch() -> MarketDataSession:
         async with MarketDataSession(services) as md:
@@ -149,10 +162,11 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
                         g.failed.add(symbol)
                         g.fail(symbol, exc, "banned")
                 await g.flush_candles()
+                g.as_of = datetime.now(timezone.utc)  # the rest scored as of now, with what was fetched
         return md
     md = async_to_sync(fetch)()
-    t = Thresholds(**run.parameters["thresholds"])
-    snaps, outputs = score_universe({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of, t, scanners)
+    snaps, outputs = scorer.finish({s: cd for s, cd in g.coins.items() if s not in g.failed}, g.as_of)
+    prepared = prepare_results(run, g, snaps, outputs, scorer.prepared)
     rtt = md.median_round_trip()
     with transaction.atomic():
         # The claim comes first: a concurrent attempt of this chunk waits here, then finds it taken.
@@ -165,7 +179,7 @@ def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
             return "already finished (by another attempt)"
         remember_listings(g)
         store_metrics(g.new_metrics)
-        scored = save_results(run, g, snaps, outputs)
+        scored = save_results(run, g, snaps, outputs, prepared)
         ScanChunk.objects.filter(pk=chunk.pk).update(scored=scored)
         if on_scored is not None:
             on_scored(run, g, snaps, outputs)

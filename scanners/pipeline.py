@@ -85,7 +85,7 @@ def score_coin(snap: CoinSnapshot, closes: list[float], ranked_count: int | None
     return out
 
 
-def _social_ranks(coins: dict[str, CoinData], as_of_ms: int) -> dict[str, float | None]:
+def social_ranks(coins: dict[str, CoinData], as_of_ms: int) -> dict[str, float | None]:
     """Each coin's social volume as a percentile within the universe (SCORING.md §1)."""
     return percentile_ranks({s: _latest(cd, "social_volume_24h", as_of_ms) for s, cd in coins.items()})
 
@@ -109,7 +109,7 @@ def score_universe(coins: dict[str, CoinData], as_of, t: Thresholds, scanners: t
                    ) -> tuple[dict[str, CoinSnapshot], dict[str, dict[str, ScannerOutput]]]:
     """Snapshots and scores of every coin at `as_of`, from data measured by then. Social activity is
     a percentile within this universe, so every coin's social volume is read first."""
-    social = _social_ranks(coins, utc_ms(as_of))
+    social = social_ranks(coins, utc_ms(as_of))
     snaps, outputs = {}, {}
     for symbol, cd in coins.items():
         snaps[symbol], outputs[symbol] = _score_one(cd, as_of, social.get(symbol), t, scanners)
@@ -123,15 +123,19 @@ class StreamScorer:
     coin's social volume is in (the bulk stage, before any coin is complete)."""
 
     def __init__(self, t: Thresholds, scanners: tuple[str, ...],
-                 prepare: Callable[[CoinData, CoinSnapshot, dict[str, ScannerOutput]], Any] | None = None):
+                 prepare: Callable[[CoinData, CoinSnapshot, dict[str, ScannerOutput]], Any] | None = None,
+                 social: dict[str, float | None] | None = None):
+        """`social`: the coins' social activity percentiles, ranked already within a universe larger
+        than the coins this scores (a chunk's: scanners.chunks); `rank_social` then keeps them."""
         self.t, self.scanners, self.prepare = t, scanners, prepare
-        self.social: dict[str, float | None] | None = None
+        self.social, self.social_given = social, social is not None
         self.snaps: dict[str, CoinSnapshot] = {}
         self.outputs: dict[str, dict[str, ScannerOutput]] = {}
         self.prepared: dict[str, Any] = {}  # what `prepare(coin, snapshot, outputs)` made of each, if given
 
     def rank_social(self, coins: dict[str, CoinData], as_of) -> None:
-        self.social = _social_ranks(coins, utc_ms(as_of))
+        if not self.social_given:
+            self.social = social_ranks(coins, utc_ms(as_of))
 
     def snapshot(self, cd: CoinData, as_of) -> CoinSnapshot:
         """The snapshot `score` would score the coin from at `as_of` (built once: the shortlist's

@@ -16,7 +16,9 @@ from django_q.signing import SignedPackage
 from cryptosatx.scanning import ASSEMBLE_TASK, CHUNK_TASK
 from cryptosatx.tasks import reap_dead_runs, scan_task
 from marketdata.simulator.server import SimulatorServer
+from marketdata.models import MetricPoint
 from scanners.models import ScanChunk, ScanResult, ScanRun
+from scanners.smart_money import percentile_ranks
 from signals.models import AlertDelivery, AlertRule, ProcessedRun, Signal, UnifiedScore
 from tests.conftest import point_all_at
 
@@ -98,6 +100,50 @@ def test_a_universe_bigger_than_a_chunk_is_scanned_in_chunk_tasks_and_assembled_
     assert ScanResult.objects.filter(run=run).values("coin_id").distinct().count() == 10
     assert ProcessedRun.objects.filter(run=run).exists()
     assert Signal.objects.filter(run=run).exists(), "the rule matches every accumulation score"
+
+
+def social_activity(run: ScanRun) -> dict[str, float | None]:
+    """Each coin's social activity percentile as its smart-money result stored it."""
+    return {symbol: inputs["social_activity_pct"]["value"] for symbol, inputs in ScanResult.objects.filter(
+        run=run, scanner="smart_money").values_list("coin__symbol", "inputs")}
+
+
+def universe_ranks(run: ScanRun) -> dict[str, float | None]:
+    """The percentile of each coin's social volume within the whole universe the run scanned."""
+    symbols = list(ScanResult.objects.filter(run=run).values_list("coin__symbol", flat=True).distinct())
+    volumes = dict.fromkeys(symbols)
+    for symbol, value in MetricPoint.objects.filter(coin__symbol__in=symbols, metric="social_volume_24h").order_by(
+            "at").values_list("coin__symbol", "value"):
+        volumes[symbol] = value
+    return percentile_ranks(volumes)
+
+
+def test_social_activity_is_ranked_within_the_whole_universe_not_each_chunk(chunked):
+    started = scan_task("all", datetime.now(timezone.utc))
+    run = ScanRun.objects.get(pk=started["run_id"])
+    assert started["chunks"] == 3 and all(c.bulk[s]["social_pct"] is not None
+                                          for c in run.chunks.all() for s in c.symbols)
+    drain()
+    stored, expected = social_activity(run), universe_ranks(run)
+    assert len(stored) == 10 and sum(v is not None for v in expected.values()) >= 6
+    assert stored == pytest.approx(expected)  # ranked per chunk, all ten differed
+
+
+def test_a_chunk_planned_without_the_universes_ranks_ranks_its_own_coins(chunked):
+    """Chunks enqueued by a version that did not plan the ranks still score (within the chunk)."""
+    started = scan_task("all", datetime.now(timezone.utc))
+    run = ScanRun.objects.get(pk=started["run_id"])
+    chunk = run.chunks.get(index=0)
+    chunk.bulk = {s: {k: v for k, v in b.items() if k != "social_pct"} for s, b in chunk.bulk.items()}
+    chunk.save()
+    drain()
+    run.refresh_from_db()
+    assert run.status == "completed" and run.scored == 10
+    stored = social_activity(run)
+    within = percentile_ranks({s: (MetricPoint.objects.filter(coin__symbol=s, metric="social_volume_24h")
+                                   .order_by("at").values_list("value", flat=True).last()) for s in chunk.symbols})
+    assert sum(v is not None for v in within.values()) >= 2
+    assert {s: stored[s] for s in chunk.symbols} == pytest.approx(within)
 
 
 def test_every_task_run_twice_writes_everything_once(chunked):

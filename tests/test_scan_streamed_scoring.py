@@ -17,7 +17,7 @@ from scanners.coindata import CoinData, build_snapshot, utc_ms
 from scanners.engine import _load_coins, _select, needs_of, run_scan, scan_gc
 from scanners.gather import Gathered, gather
 from scanners.models import ScanResult
-from scanners.pipeline import SCANNERS, StreamScorer, Thresholds, _score_one, _social_ranks, score_universe
+from scanners.pipeline import SCANNERS, StreamScorer, Thresholds, _score_one, social_ranks, score_universe
 from tests.conftest import point_all_at
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +110,7 @@ def test_each_coin_is_scored_once_its_data_are_in_as_score_universe_would_then(s
         # are those at the end of the fetch: no social datum arrives after the bulk stage).
         snap, outputs = _score_one(cd, as_of, scorer.social.get(symbol), Thresholds(), SCANNERS)
         assert (scorer.snaps[symbol], scorer.outputs[symbol]) == (snap, outputs)
-    assert scorer.social == _social_ranks(g.coins, utc_ms(g.as_of))
+    assert scorer.social == social_ranks(g.coins, utc_ms(g.as_of))
     # Scored as the fetch went on, not all at its end: most coins while klines were still awaited.
     early = [s for s, (_, _, answered) in scorer.record.items() if answered < klines_answers]
     assert len(early) > len(g.coins) / 2
