@@ -47,8 +47,8 @@ from .engine import needs_of, remember_listings, scan_gc
 from .gather import WRITER_BATCH, Gathered, gather
 from .shortlist import CAPPED_CALLS_PER_COIN
 from .models import ScanChunk, ScanRun
-from .pipeline import StreamScorer, Thresholds, social_ranks
-from .store import prepare_coin_results, prepare_results, result_preparer, save_results
+from .pipeline import Thresholds, social_ranks
+from .store import prepare_results, result_scorer, save_results
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +135,14 @@ def run_chunk(run_id: int, index: int, on_scored=None) -> dict:
 def _fetch_score_store(run: ScanRun, chunk: ScanChunk, on_scored) -> str:
     scanners = tuple(run.parameters["scanners"])
     needs, services = needs_of(scanners)
-    # A cold chunk archives its candles from a writer process too (marketdata.archive_process).
     t = Thresholds(**run.parameters["thresholds"])
     # The universe's social ranks, from the planner; a chunk planned without them (by an earlier
     # version) ranks its own coins, as chunks did then.
     social = ({s: chunk.bulk[s]["social_pct"] for s in chunk.symbols}
               if all("social_pct" in chunk.bulk[s] for s in chunk.symbols) else None)
-    preparer = result_preparer()
     # Each coin scored as the chunk's fetch completes it, as in an in-process scan (scanners.engine).
-    scorer = StreamScorer(t, scanners, lambda cd, snap, out: prepare_coin_results(run.pk, cd, snap, out, preparer),
-                          social=social)
+    scorer = result_scorer(run.pk, t, scanners, social)
+    # A cold chunk archives its candles from a writer process too (marketdata.archive_process).
     g = Gathered(coins={s: _coin_from(s, chunk.bulk[s]) for s in chunk.symbols}, universe=[],
                  writer_config=writer_config(WRITER_BATCH), scorer=scorer)
 

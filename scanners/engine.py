@@ -31,8 +31,8 @@ from marketdata.session import MarketDataSession
 from .coindata import CoinData, utc_ms
 from .gather import WRITER_BATCH, Gathered, gather
 from .models import ScanRun
-from .pipeline import SCANNERS, StreamScorer, Thresholds, score_universe
-from .store import prepare_coin_results, prepare_results, result_preparer, save_results
+from .pipeline import SCANNERS, Thresholds, score_universe
+from .store import prepare_results, result_scorer, save_results
 
 OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
 Scored = tuple[dict, dict, tuple]  # score_universe's snapshots and outputs, and prepare_results' rows
@@ -141,10 +141,8 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             if scanners == ("mss",):  # discovery: listings younger than 7 days only
                 coins = {s: cd for s, cd in coins.items()
                          if cd.listed_at_ms and time.time() * 1000 - cd.listed_at_ms < 168 * 3_600_000}
-            preparer = result_preparer()
             g = Gathered(coins=coins, universe=[u for u in universe if u.symbol in coins], writer_config=writer,
-                         scorer=StreamScorer(t, scanners,
-                                             lambda cd, snap, out: prepare_coin_results(run.pk, cd, snap, out, preparer)))
+                         scorer=result_scorer(run.pk, t, scanners))
             run.universe_size = len(coins)
             if chunking is not None and len(coins) > chunking.size:
                 # Scale-out (scanners.chunks): the bulk stage here, once; the per-coin stages in chunk tasks.

@@ -48,8 +48,9 @@ KEEP_CANDLES = COLD_CANDLES + 10  # per coin in memory between scans: RSI's 500 
 ARCHIVE_BATCH = 20_000  # candle rows per archive write: few commits, and writes overlap the fetching
 # The writer process's batch: smaller, because what it has not written when the fetch ends is waited
 # for before the results are stored (the coins are scored during the fetch, so nothing else runs
-# then). With 20,000 rows that wait was 0.04 s at 495 coins and 0.12–0.15 s at 990 (the batch in
-# progress and the last partial one); with 5,000 it was 0.005–0.03 s, at no more CPU in the writer.
+# then). In runs alternated under the benchmark lock that wait was 0.04 s at 495 coins and
+# 0.12–0.15 s at 990 with 20,000-row batches (the batch in progress and the last partial one), and
+# 0.005–0.03 s with 5,000, at no more CPU in the writer (docs/performance.md).
 WRITER_BATCH = 5_000
 
 log = logging.getLogger(__name__)
@@ -436,7 +437,8 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         short.bulk_arrived(banned=slots.banned)
         if keep_writer:
             # Most metric points are the bulk answers' (~8,700 of ~11,000 at 990 coins): handed to the
-            # writer now, not at the end of the fetch, where waiting for it to read them was ~0.04 s.
+            # writer now, to write while the fetch goes on (~0.04 s of its time, traced), not at the
+            # end of the fetch, when the scan waits for whatever the writer still has to do.
             await g.send_metrics()
     if short is not None:
         jobs.append(bulk_applied())
@@ -484,8 +486,8 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         await g._write_buffered()
         await g.send_metrics()
         g.metrics_archived = True
-        # The end of its input: it writes its last, partial, batch now, while the caller scores (at
-        # 990 coins, ~0.06 s that came after the scoring when the input ended in `writes_done`).
+        # The end of its input: it writes its last, partial, batch now, while the caller scores what
+        # the fetch left unscored, rather than only once the caller waits for it (`writes_done`).
         g.writer.end_input()
     else:
         await g.flush_candles()

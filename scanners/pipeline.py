@@ -99,7 +99,8 @@ def _score_one(cd: CoinData, as_of, social_pct: float | None, t: Thresholds, sca
                snap: CoinSnapshot | None = None) -> tuple[CoinSnapshot, dict[str, ScannerOutput]]:
     """`snap`: build_snapshot's for the same arguments, if the caller has it already."""
     as_of_ms = utc_ms(as_of)
-    snap = snap or build_snapshot(cd, as_of, social_pct)
+    if snap is None:
+        snap = build_snapshot(cd, as_of, social_pct)
     closes, _ = cd.closes_until(as_of_ms)
     ranked = _latest(cd, "alt_rank_count", as_of_ms)
     return snap, score_coin(snap, closes, int(ranked) if ranked else None, t, scanners)
@@ -146,7 +147,8 @@ class StreamScorer:
 
     def score(self, cd: CoinData, as_of, snap: CoinSnapshot | None = None) -> None:
         """Score the coin at `as_of` (`snap`: what `snapshot` gave for it at `as_of`, if at hand)."""
-        snap = snap or self.snapshot(cd, as_of)
+        if snap is None:
+            snap = self.snapshot(cd, as_of)
         snap, outputs = self.snaps[cd.symbol], self.outputs[cd.symbol] = _score_one(
             cd, as_of, snap.social_activity_pct, self.t, self.scanners, snap)
         if self.prepare is not None:

@@ -10,7 +10,7 @@ from marketdata.archive import PreparedRows, RowPreparer, insert_prepared
 
 from .coindata import CoinData, utc_ms
 from .models import ScanResult, ScanRun
-from .pipeline import ScannerOutput
+from .pipeline import ScannerOutput, StreamScorer, Thresholds
 from .snapshot import CoinSnapshot
 
 CANDLE_INPUTS = ("last_close", "pct_4h", "pct_24h", "buy_pressure_pct", "quote_volume_24h",
@@ -86,6 +86,15 @@ def prepare_results(run: ScanRun, g, snaps: dict[str, CoinSnapshot], outputs: di
 
 def result_preparer() -> RowPreparer:
     return RowPreparer(ScanResult, RESULT_FIELDS)
+
+
+def result_scorer(run_id: int, t: Thresholds, scanners: tuple[str, ...],
+                  social: dict[str, float | None] | None = None) -> StreamScorer:
+    """A scan's StreamScorer, each coin's result rows prepared as it is scored (scanners.engine's
+    unchunked scan, and each chunk of scanners.chunks with the planner's `social` ranks)."""
+    preparer = result_preparer()
+    return StreamScorer(t, scanners, lambda cd, snap, out: prepare_coin_results(run_id, cd, snap, out, preparer),
+                        social=social)
 
 
 def prepare_coin_results(run_id: int, cd: CoinData, snap: CoinSnapshot, per_scanner: dict[str, ScannerOutput],
