@@ -145,8 +145,11 @@ class ServiceClient:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # Plain HTTP (the simulator; redirects are not followed) needs no certificate store:
+            # loading one is ~45 ms of the event loop before a fresh process's first request.
+            tls = _ssl_context() if self.base_url.lower().startswith("https:") else False
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=self.max_connections,
-                                             ssl=_ssl_context(), ttl_dns_cache=300)
+                                             ssl=tls, ttl_dns_cache=300)
             # Each of connect and read bounded by `timeout`, as httpx's timeout did; no total, so a
             # large answer that keeps arriving is not cut off.
             timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_connect=self.timeout,
