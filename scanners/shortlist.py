@@ -16,8 +16,9 @@ Young listings cannot be judged before their klines: the listing time is the ear
 perpetual's onboarding and the first spot candle, so a recent onboarding does not make a coin
 young (its spot market may be older), and a coin whose klines failed is not shortlisted.
 
-The concurrency bound (`Slots`, PARALLEL_MAX_CONCURRENT at once) hands a freed slot to the most
-urgent waiting request: a qualifier's capped calls first, then the klines and open-interest
+The concurrency bound (`Slots`, PARALLEL_MAX_CONCURRENT requests at once, every request of the
+scan counted, each capped call in a slot of its own) hands a freed slot to the most urgent waiting
+request: stage A's first, then a qualifier's capped calls, then the klines and open-interest
 snapshots of perpetuals (alternately, so coins complete all through the fetch), and the klines of
 coins without a perpetual last — no capped call waits for those, so the fetch does not end on a
 qualifier whose capped calls still have a round trip to go.
@@ -74,21 +75,26 @@ def choose_shortlist(g: Gathered, budget: int) -> list[str]:
     return [s for _, _, s in ranked[: max(0, budget // CAPPED_CALLS_PER_COIN)]]
 
 
-async def capped_calls(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int) -> None:
-    """The capped calls of one shortlisted coin, all at once."""
-    calls = [md.futures.series("topLongShortPositionRatio", cd.symbol, "1h", 2),
-             md.futures.series("takerlongshortRatio", cd.symbol, "1h", 24)]
+async def capped_calls(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int, in_slot=None) -> None:
+    """The capped calls of one shortlisted coin, all at once, each in a concurrency slot of its own
+    where the caller bounds concurrency (`in_slot(make)` runs `make()` in a slot)."""
+    in_slot = in_slot or (lambda make: make())
+    series = md.futures.series
+    calls = [lambda: series("topLongShortPositionRatio", cd.symbol, "1h", 2),
+             lambda: series("takerlongshortRatio", cd.symbol, "1h", 24)]
     need_oi = not cd.value_at("open_interest", now_ms - DAY_MS, OI_LOOKBACK_TOLERANCE_MS)
     if need_oi:  # no snapshot of our own from a day ago yet
-        calls.append(md.futures.series("openInterestHist", cd.symbol, "1h", 25))
-    results = await asyncio.gather(*calls, return_exceptions=True)
+        calls.append(lambda: series("openInterestHist", cd.symbol, "1h", 25))
+    results = await asyncio.gather(*(in_slot(make) for make in calls), return_exceptions=True)
+    # A ban first, then anything that is not the service's answer (a call not sent); a failed call
+    # leaves its inputs missing, recorded for the coin.
+    failure = first_failure([r for r in results if isinstance(r, BaseException)
+                             and (isinstance(r, HostBannedError) or not isinstance(r, MarketDataError))])
+    if failure is not None:
+        raise failure
     for result in results:
-        if isinstance(result, HostBannedError):
-            raise result
         if isinstance(result, MarketDataError):
             g.fail(cd.symbol, result, "futures data")
-        elif isinstance(result, BaseException):
-            raise result
     top, taker = results[0], results[1]
     if not isinstance(top, BaseException):
         for p in top:
@@ -103,15 +109,16 @@ async def capped_calls(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms:
 
 
 class Slots:
-    """The scan's concurrency bound: at most `limit` requests (a coin's capped calls count as one)
-    in flight, like asyncio.Semaphore, except that a freed slot goes to the longest-waiting request
-    of the most urgent lane: CAPPED, then PERP_KLINES and OI taking turns, then OTHER_KLINES."""
+    """The scan's concurrency bound: at most `limit` requests in flight, every request of the scan
+    counted, like asyncio.Semaphore, except that a freed slot goes to the longest-waiting request
+    of the most urgent lane: BULK (stage A), CAPPED, then PERP_KLINES and OI taking turns, then
+    OTHER_KLINES."""
 
-    CAPPED, PERP_KLINES, OI, OTHER_KLINES = range(4)
+    BULK, CAPPED, PERP_KLINES, OI, OTHER_KLINES = range(5)
 
     def __init__(self, limit: int):
         self.free = limit
-        self.lanes: list[deque] = [deque() for _ in range(4)]  # of (sequence, future, CoinData or None)
+        self.lanes: list[deque] = [deque() for _ in range(5)]  # of (sequence, future, CoinData or None)
         self.seq = count()
         self.oi_turn = False
         self.banned = False  # a request met a ban: no capped call is streamed or begun after it
@@ -143,8 +150,9 @@ class Slots:
 
     def _next(self):
         lanes = self.lanes
-        if lanes[self.CAPPED]:
-            return lanes[self.CAPPED].popleft()
+        for lane in (lanes[self.BULK], lanes[self.CAPPED]):
+            if lane:
+                return lane.popleft()
         klines, oi = lanes[self.PERP_KLINES], lanes[self.OI]
         if klines and oi:
             self.oi_turn = not self.oi_turn
@@ -221,19 +229,37 @@ class Shortlister:
 
     def _send(self, cd: CoinData) -> None:
         self.sent.append(cd.symbol)
-        self.calls.append(asyncio.ensure_future(self.slots.run(self._call(cd), Slots.CAPPED)))
+        self.calls.append(asyncio.ensure_future(self._call(cd)))
 
     async def _call(self, cd: CoinData) -> bool:
-        """A coin's capped calls, unless a ban came while they waited for a slot (False: not sent)."""
-        if self.slots.banned:
+        """A coin's capped calls, each in a slot of its own, except those a ban came before (False:
+        none was sent)."""
+        sent = []
+
+        def in_slot(make):
+            async def unless_banned():
+                if self._banned():  # the ban came while it waited for its slot
+                    raise _NotSent
+                sent.append(make)
+                return await make()
+            return self.slots.run(unless_banned(), Slots.CAPPED)
+        if self._banned():
             return False
+        try:
+            await capped_calls(self.md, self.g, cd, self.now_ms, in_slot)
+        except _NotSent:
+            return bool(sent)
+        self._done(cd)
+        return True
+
+    def _banned(self) -> bool:
+        if self.slots.banned:  # met by any request of the scan
+            return True
         try:
             self.md.futures.http.governor.check_not_banned()
         except HostBannedError:
-            return False
-        await capped_calls(self.md, self.g, cd, self.now_ms)
-        self._done(cd)
-        return True
+            return True
+        return False
 
     def _done(self, cd: CoinData, now: datetime | None = None, snap: CoinSnapshot | None = None) -> None:
         """Every datum of the coin is in (or failed, each failure recorded): score it now, if the
@@ -257,6 +283,10 @@ class Shortlister:
         called = [s for s, outcome in zip(self.sent, outcomes) if outcome is not False]  # False: a ban came first
         self.g.shortlist = sorted(called, key=self.ranks.__getitem__, reverse=True)
         return first_failure(outcomes)
+
+
+class _NotSent(Exception):
+    """A capped call a ban came before: not sent."""
 
 
 def first_failure(outcomes) -> BaseException | None:

@@ -243,25 +243,20 @@ def test_a_failed_capped_call_is_recorded_for_its_coin(sim_at):
     assert len(g.errors) == 1
 
 
-@pytest.fixture
-def capped_begins(monkeypatch):
-    """Records in the recorder when each coin's capped calls begin (its slot given, not dropped)."""
-    recorder: list[Recorder] = []
-    capped = shortlist_mod.capped_calls
-
-    async def recorded(md, g, cd, now_ms):
-        rec = recorder[0]
-        rec.events.append((next(rec.seq), "capped", "begin", cd.symbol))
-        return await capped(md, g, cd, now_ms)
-    monkeypatch.setattr(shortlist_mod, "capped_calls", recorded)
-    return recorder
+def capped_begun(rec: Recorder) -> dict[str, int]:
+    """When each coin's capped calls began: the first of them sent (each waits for a slot of its own,
+    and one a ban came before is not sent)."""
+    first: dict[str, int] = {}
+    for seq, what, event, symbol in rec.events:
+        if what == "series" and event == "start":
+            first.setdefault(symbol, seq)
+    return first
 
 
-def test_a_ban_met_by_a_streamed_call_stops_everything(sim_at, capped_begins):
+def test_a_ban_met_by_a_streamed_call_stops_everything(sim_at):
     banned = []
 
     def fail(rec, endpoint, symbol):
-        capped_begins[:] = [rec]
         if endpoint in ("klines", "open_interest") or banned:
             return None
         banned.append(symbol)  # the first capped call meets a ban (HTTP 418): the governor refuses from now on
@@ -273,22 +268,22 @@ def test_a_ban_met_by_a_streamed_call_stops_everything(sim_at, capped_begins):
     assert left == []  # nothing left running on the closed session
     ban = min(s for s, w, e, sym in rec.events if w == "series" and e == "failed")
     # Nothing was sent to the banned host after the ban: the capped calls that reached it are
-    # those that had started before (each coin's capped calls start together).
+    # those that had started before.
     sent_before = [s for s, w, e, sym in rec.events if w == "series" and e == "start" and s < ban and sym != banned[0]]
     assert rec.stats["binance_futures"]["buckets"].get("futures_data", 0) == len(sent_before)
-    # No coin's capped calls began after it (those queued were dropped), and the shortlist says which did.
-    begun = rec.seqs("capped", "begin")
-    assert max(begun) < ban
-    assert sorted(g.shortlist) == sorted(rec.symbols("capped", "begin"))
+    # No coin's capped calls began after it (those waiting for a slot were dropped), and the
+    # shortlist says which did.
+    begun = capped_begun(rec)
+    assert max(begun.values()) < ban
+    assert sorted(g.shortlist) == sorted(begun)
 
 
-def test_a_ban_on_the_klines_host_stops_the_capped_calls_too(sim_at, capped_begins):
+def test_a_ban_on_the_klines_host_stops_the_capped_calls_too(sim_at):
     """Klines and capped calls go to different hosts; a ban on either fails the scan, and no coin's
     capped calls begin after it, streamed or not (queued ones are dropped)."""
     banned = []
 
     def fail(rec, endpoint, symbol):
-        capped_begins[:] = [rec]
         if endpoint != "klines" or banned or not rec.seqs("series", "start"):
             return None
         banned.append(symbol)  # the first klines call after capped calls were streamed meets a ban
@@ -297,9 +292,11 @@ def test_a_ban_on_the_klines_host_stops_the_capped_calls_too(sim_at, capped_begi
     g, rec, left = fetch(fail=fail)
     assert g.errors[-1]["error"].startswith("raised: binance_spot: banned") and left == []
     ban = min(s for s, w, e, _ in rec.events if w == "klines" and e == "failed")
-    begun = rec.seqs("capped", "begin")
-    assert begun and max(begun) < ban
-    assert sorted(g.shortlist) == sorted(rec.symbols("capped", "begin"))
+    begun = capped_begun(rec)
+    assert begun and max(begun.values()) < ban
+    # No capped call at all was sent after it, though the futures host was not the banned one.
+    assert max(s for s, w, e, _ in rec.events if w == "series" and e == "start") < ban
+    assert sorted(g.shortlist) == sorted(begun)
 
 
 def test_archive_back_pressure_waits_for_room_without_polling(monkeypatch):
