@@ -28,10 +28,12 @@ from marketdata.errors import HostBannedError, MarketDataError
 from marketdata.models import Coin, MetricPoint
 from marketdata.session import MarketDataSession
 
+from .bulk import BulkAnswers
 from .coindata import CoinData, utc_ms
 from .gather import WRITER_BATCH, Gathered, gather
 from .models import ScanRun
 from .pipeline import SCANNERS, Thresholds, score_universe
+from .shortlist import Slots
 from .store import prepare_results, result_scorer, save_results
 
 OnScored = Callable[[ScanRun, Gathered, dict, dict], None]
@@ -133,8 +135,13 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
                 writer: dict | None = None) -> tuple[Gathered, Scored] | None:
     needs, services = needs_of(scanners)
     async with MarketDataSession(services) as md:
+        slots = Slots(settings.PARALLEL_MAX_CONCURRENT)  # every request of the scan in one bound
+        answers = BulkAnswers(md, slots)
         try:
-            info = await smart_cache.get(f"spot-info:{md.spot.http.base_url}", md.spot.exchange_info,
+            # Stage A's requests need no universe: sent beside the one that learns it (scanners.bulk).
+            answers.start(needs)
+            info = await smart_cache.get(f"spot-info:{md.spot.http.base_url}",
+                                         lambda: slots.run(md.spot.exchange_info(), Slots.BULK),
                                          ttl=settings.CACHE_L2_TTL, max_stale=3600, level="L2")
             universe = _select(info.value, symbols)
             coins = await sync_to_async(_load_coins)(universe, bool(symbols))
@@ -146,7 +153,7 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             run.universe_size = len(coins)
             if chunking is not None and len(coins) > chunking.size:
                 # Scale-out (scanners.chunks): the bulk stage here, once; the per-coin stages in chunk tasks.
-                await gather(md, g, needs, per_coin=False)
+                await gather(md, g, needs, per_coin=False, slots=slots, answers=answers)
                 await sync_to_async(chunking.split)(run, g, md)
                 return None
             # Most coins are scored, and their results prepared, as the fetch completes each (the
@@ -155,7 +162,7 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             # before anything is stored, and waited for however the fetch or the scoring ends (the
             # loop's end would kill the process mid-batch).
             try:
-                await gather(md, g, needs, keep_writer=True)
+                await gather(md, g, needs, keep_writer=True, slots=slots, answers=answers)
                 started = time.monotonic()
                 closing = asyncio.ensure_future(md.close_clients())  # nothing is fetched after gather
                 try:
@@ -175,6 +182,7 @@ async def _scan(run: ScanRun, scanners: tuple[str, ...], symbols: list[str] | No
             run.errors.append({"symbol": "*", "error": str(exc)})
             return None
         finally:
+            await answers.abandon()  # what a failure left running (nothing, after a whole fetch)
             run.requests = md.request_stats()
             run.simulated = md.simulated
             rtt = md.median_round_trip()

@@ -3,20 +3,22 @@
 The request plan (docs/performance.md has the counts):
   A. bulk, a handful of requests for the whole universe: spot and futures exchangeInfo, the
      futures premium index (funding of every perpetual), LunarCrush's coin list, CoinGecko's
-     markets — the slow-changing ones through the SmartCache;
+     markets — the slow-changing ones through the SmartCache (scanners.bulk: started beside the
+     request that learns the universe, which none of them needs);
   B. one request per coin: the klines it lacks (cold: the last 500 hours; warm: the hours since
      the last scan) and, per perpetual, an open-interest snapshot (archived by us, so the 24h
      change needs no capped call once we have a day of snapshots);
   C. the capped `/futures/data` endpoints (1,000 calls per 5 minutes) only for a shortlist chosen
      from stages A–B: listings under 7 days, and coins whose smart-money or volume-spike scores
      already stand out.
-Every request goes through the governed, pooled clients; failures are recorded per coin.
+Every request goes through the governed, pooled clients, and takes a slot of one concurrency bound
+(`Slots`, PARALLEL_MAX_CONCURRENT); failures are recorded per coin.
 
 Stage C overlaps stage B: scanners.shortlist says how (and docs/performance.md, "The shortlist,
 streamed"). A bulk answer is applied to the coins as soon as it is parsed, before the SmartCache's
-L2 write (`_bulk`): that write is a sync call on the thread the archive's candle writes hold, and
-waiting for it delayed the perpetuals (and so every open-interest request and every judgement) by
-seconds in a cold scan.
+L2 write (scanners.bulk): that write is a sync call on the thread the archive's candle writes hold,
+and waiting for it delayed the perpetuals (and so every open-interest request and every judgement)
+by seconds in a cold scan.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from marketdata.cache import smart_cache
 from marketdata.errors import HostBannedError, MarketDataError
 from marketdata.session import MarketDataSession
 
+from . import bulk as stage_a
+from .bulk import BulkAnswers
 from .rsi import RSI_HISTORY_CANDLES
 from .shortlist import Shortlister, Slots, first_failure, futures_data_left
 from .coindata import HOUR_MS, CoinData
@@ -223,110 +227,6 @@ def forget_candles() -> None:
     _candle_book.clear()
 
 
-async def _bulk(key: str, fetch, apply, *, ttl: float, max_stale: float, level: str = "L1") -> None:
-    """A bulk request through the SmartCache, its value applied to the coins (`apply(value,
-    fetched_at)`) as soon as it is had: a value fetched from the service before the cache stores it
-    (the L2 write is a thread-sensitive sync call, which waits while the archive writes candles on
-    that thread — seconds in a cold scan), a cached one when the cache answers. Applied once: a
-    background refresh after a stale answer only refreshes the cache."""
-    state = {"applied": False, "answered": False}
-
-    async def fetch_then_apply():
-        value = await fetch()
-        if not state["answered"]:
-            state["applied"] = True
-            apply(value, time.time())
-        return value
-    cached = await smart_cache.get(key, fetch_then_apply, ttl=ttl, max_stale=max_stale, level=level)
-    state["answered"] = True
-    if not state["applied"]:
-        apply(cached.value, cached.fetched_at)
-
-
-async def _perpetuals(md: MarketDataSession, g: Gathered, known: asyncio.Event) -> None:
-    def apply(perps, fetched_at: float) -> None:
-        by_base = {p.base_asset: p for p in perps if p.quote_asset == "USDT" and p.status == "TRADING"}
-        for info in g.universe:
-            cd = g.coins[info.symbol]
-            perp = by_base.get(info.base_asset)
-            cd.has_perpetual = perp is not None and perp.symbol == info.symbol
-            if cd.has_perpetual and perp.onboard_date is not None:
-                # Listing time: the earlier of the first spot candle and the perpetual's onboarding.
-                cd.listed_at_ms = min(cd.listed_at_ms or perp.onboard_date, perp.onboard_date)
-        known.set()
-    await _bulk(f"fut-info:{md.futures.http.base_url}", md.futures.perpetuals, apply,
-                ttl=settings.CACHE_L2_TTL, max_stale=3600, level="L2")
-
-
-async def _funding(md: MarketDataSession, g: Gathered, perps_known: asyncio.Event, applied: asyncio.Event) -> None:
-    ttl = settings.CACHE_L1_TTL
-    premium = await smart_cache.get(f"premium:{md.futures.http.base_url}", md.futures.premium_index_all,
-                                    ttl=ttl, max_stale=max(ttl, settings.CACHE_L2_TTL))
-    await perps_known.wait()
-    for p in premium.value:
-        cd = g.coins.get(p.symbol)
-        if cd and cd.has_perpetual:
-            g.metric(cd, "funding_pct", p.time, p.funding_pct, "binance_futures")
-    g.data_times["funding"] = _iso(premium.fetched_at)
-    applied.set()
-
-
-async def _social(md: MarketDataSession, g: Gathered, applied: asyncio.Event) -> None:
-    def apply(page, fetched_at: float) -> None:
-        at = int(fetched_at * 1000)
-        g.ranked_count = page.total_rows or len(page.coins)
-        by_symbol = {c.symbol: c for c in page.coins}
-        for info in g.universe:
-            sc, cd = by_symbol.get(info.base_asset), g.coins[info.symbol]
-            if sc is None:
-                continue
-            for name in ("galaxy_score", "galaxy_score_previous", "alt_rank", "alt_rank_previous", "sentiment",
-                         "social_volume_24h"):
-                g.metric(cd, name, at, sc.values.get(name), "lunarcrush")
-            g.metric(cd, "alt_rank_count", at, float(g.ranked_count), "lunarcrush")  # N of the AltRank percentile
-        g.data_times["social"] = _iso(fetched_at)
-        applied.set()
-    await _bulk(f"lunarcrush:{md.lunarcrush.http.base_url}", md.lunarcrush.all_coins, apply,
-                ttl=settings.CACHE_L2_TTL, max_stale=3 * 3600, level="L2")
-
-
-async def _coingecko(md: MarketDataSession, g: Gathered, applied: asyncio.Event) -> None:
-    pages = max(1, len(g.universe) // 250 + 1)  # markets by cap: the traded coins sit in the first pages
-
-    async def fetch_all():
-        results = await asyncio.gather(*(md.coingecko.markets(page=p) for p in range(1, pages + 1)))
-        return [m for page in results for m in page]
-
-    def apply(markets, fetched_at: float) -> None:
-        at = int(fetched_at * 1000)
-        by_symbol: dict = {}
-        for m in markets:  # ordered by market cap: the first coin of a ticker is the one traded
-            by_symbol.setdefault(m.symbol, m)
-        for info in g.universe:
-            m, cd = by_symbol.get(info.base_asset), g.coins[info.symbol]
-            if m is not None:
-                g.metric(cd, "fdv", at, m.fully_diluted_valuation, "coingecko")
-                g.metric(cd, "circulating_share_pct", at, m.circulating_share_pct, "coingecko")
-        g.data_times["coingecko"] = _iso(fetched_at)
-        applied.set()
-    await _bulk(f"coingecko:{md.coingecko.http.base_url}:{pages}", fetch_all, apply,
-                ttl=settings.CACHE_L2_TTL, max_stale=6 * 3600, level="L2")
-
-
-async def _guarded(g: Gathered, coro, what: str) -> None:
-    """A bulk request that fails leaves its inputs missing for every coin; a ban stops the scan."""
-    try:
-        await coro
-    except HostBannedError:
-        raise
-    except MarketDataError as exc:
-        g.fail("*", exc, what)
-
-
-def _iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).isoformat()
-
-
 async def _klines(md: MarketDataSession, g: Gathered, cd: CoinData, now_ms: int) -> None:
     key = (md.spot.http.base_url, cd.symbol)
     book = _candle_book.get(key) or cd.candles
@@ -367,7 +267,8 @@ async def _open_interest(md: MarketDataSession, g: Gathered, cd: CoinData) -> No
 
 
 async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: bool = True,
-                 per_coin: bool = True, shortlist_budget: int | None = None, keep_writer: bool = False) -> None:
+                 per_coin: bool = True, shortlist_budget: int | None = None, keep_writer: bool = False,
+                 slots: Slots | None = None, answers: BulkAnswers | None = None) -> None:
     """Run stages A–C for the coins in `g`, filling each CoinData.
 
     A chunked scan (scanners.chunks) splits this: its coordinator runs stage A alone (`per_coin=False`)
@@ -378,7 +279,19 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
     capped calls streamed meanwhile ride in it), `choose_shortlist` ranking the qualifiers left for
     the rest of the budget, `shortlist` the capped calls still in flight or sent after the fetch.
     With `keep_writer`, a writer process still archiving is left running for the caller, who waits
-    for it with `g.writes_done()`."""
+    for it with `g.writes_done()`. `slots`: the scan's concurrency bound, if its caller has sent
+    requests in it already; `answers`: the bulk requests it has started (scanners.bulk)."""
+    slots = slots or Slots(settings.PARALLEL_MAX_CONCURRENT)
+    answers = answers or BulkAnswers(md, slots)
+    try:
+        await _gather(md, g, needs, bulk, per_coin, shortlist_budget, keep_writer, slots, answers)
+    except BaseException:
+        await answers.abandon()  # nothing left running on a failed fetch
+        raise
+
+
+async def _gather(md: MarketDataSession, g: Gathered, needs: set[str], bulk: bool, per_coin: bool,
+                  shortlist_budget: int | None, keep_writer: bool, slots: Slots, answers: BulkAnswers) -> None:
     now_ms = int(time.time() * 1000)
     clock = time.monotonic()
 
@@ -387,7 +300,6 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
         g.stage_seconds[stage] = round(time.monotonic() - clock, 3)
         clock = time.monotonic()
 
-    slots = Slots(settings.PARALLEL_MAX_CONCURRENT)
     short = None
     if per_coin and "shortlist" in needs:
         budget = futures_data_left(md)
@@ -408,7 +320,7 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
 
         async def job():
             try:
-                await _guarded(g, coro(event), what)
+                await stage_a.guarded(g, coro(event), what)
             except HostBannedError:
                 slots.banned = True
                 raise
@@ -418,15 +330,15 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
     perps_known = asyncio.Event()
     perps_pending = bulk and bool(needs & {"funding", "oi"})
     if perps_pending:
-        bulk_job(lambda e: _perpetuals(md, g, e), "futures exchangeInfo", perps_known)
+        bulk_job(lambda e: stage_a.perpetuals(answers, g, e), "futures exchangeInfo", perps_known)
         if "funding" in needs:
-            bulk_job(lambda e: _funding(md, g, perps_known, e), "premiumIndex")
+            bulk_job(lambda e: stage_a.funding(answers, g, perps_known, e), "premiumIndex")
     else:
         perps_known.set()
     if bulk and "social" in needs:
-        bulk_job(lambda e: _social(md, g, e), "LunarCrush coins list")
+        bulk_job(lambda e: stage_a.social(answers, g, e), "LunarCrush coins list")
     if bulk and "coingecko" in needs:
-        bulk_job(lambda e: _coingecko(md, g, e), "CoinGecko markets")
+        bulk_job(lambda e: stage_a.coingecko(answers, g, e), "CoinGecko markets")
 
     async def bulk_applied() -> None:
         if perps_pending:
@@ -492,6 +404,7 @@ async def gather(md: MarketDataSession, g: Gathered, needs: set[str], *, bulk: b
     else:
         await g.flush_candles()
     lap("archive")
+    await answers.finish()
     await smart_cache.drain()
     # Score as of the end of the fetch: every point fetched was measured by then.
     g.as_of = datetime.now(timezone.utc)
