@@ -2,10 +2,10 @@
 (funding of every perpetual), LunarCrush's coin list and CoinGecko's markets — through the
 SmartCache, and how each answer is applied to the coins.
 
-None of them needs the universe, so the engine starts them (`BulkAnswers.start`) beside the spot
-exchangeInfo that learns it, not a round trip after it: in a cold scan of 98 coins that round trip
-was on the path to every open-interest request (which waits for the perpetuals) and to every
-shortlist judgement (which waits for every bulk answer) (docs/performance.md). Each request takes
+None of them needs the universe (but for how many CoinGecko pages past the first), so the engine
+starts them (`BulkAnswers.start`) beside the spot exchangeInfo that learns it, not a round trip
+after it: that round trip was on the path to every open-interest request (which waits for the
+perpetuals) and to every shortlist judgement (which waits for every bulk answer). Each request takes
 a slot of the scan's concurrency bound (`Slots`), so no more than PARALLEL_MAX_CONCURRENT requests
 are ever in flight.
 
